@@ -1,0 +1,39 @@
+import { ErrorCode, fail } from './errors.js';
+import { checkTableName } from './engine/arguments.js';
+import { Pipeline } from './engine/pipeline.js';
+import { TableState } from './engine/table-state.js';
+import type { Loaded, Storage } from './storage/storage.js';
+
+/** What a database's tables and transactions share: the table states and the pipeline. */
+export class DatabaseCore {
+  readonly pipeline: Pipeline;
+  readonly states = new Map<string, TableState>();
+  closed = false;
+
+  constructor(
+    readonly path: string,
+    readonly storage: Storage,
+    loaded: Loaded,
+    readonly maxValueBytes: number,
+  ) {
+    this.pipeline = new Pipeline(storage, loaded.seq, maxValueBytes);
+    for (const [name, { entries, keys }] of loaded.tables) {
+      this.states.set(name, TableState.loaded(name, loaded.seq, entries, keys));
+    }
+  }
+
+  /** The state of a table, created (empty) on first use. */
+  state(name: string): TableState {
+    let state = this.states.get(name);
+    if (state === undefined) {
+      checkTableName(name);
+      state = new TableState(name, this.pipeline.seq);
+      this.states.set(name, state);
+    }
+    return state;
+  }
+
+  checkOpen(): void {
+    if (this.closed) fail(ErrorCode.DATABASE_CLOSED, `The database at ${this.path} is closed: open it again to write.`);
+  }
+}

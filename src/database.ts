@@ -1,0 +1,156 @@
+import type { Observable } from 'rxjs';
+import { ErrorCode, RxkvError, fail } from './errors.js';
+import type { Change } from './engine/change.js';
+import { MultiWriteIntent } from './engine/intent.js';
+import { describe } from './engine/arguments.js';
+import { DatabaseCore } from './database-core.js';
+import { RocksStorage } from './storage/rocksdb.js';
+import { MemoryStorage, type Storage } from './storage/storage.js';
+import { Table } from './table.js';
+import { Transaction } from './transaction.js';
+import type { Json } from './json/types.js';
+
+/**
+ * `'sync'` (default): the WAL is synced to disk before a write is acknowledged; survives power loss.
+ * `'wal'`: written to the WAL without sync; survives a process crash, not a power loss.
+ * `'memory'`: nothing is persisted.
+ */
+export type Durability = 'sync' | 'wal' | 'memory';
+
+export interface OpenOptions {
+  durability?: Durability;
+  /** The largest record, in bytes of JSON (default 16 MiB). */
+  maxValueBytes?: number;
+}
+
+const DEFAULT_MAX_VALUE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Opens (or creates) the database in directory `path`, loading every table into memory.
+ *
+ * @example
+ * const db = await open('./data');
+ * await db.table('accounts').merge(uuid(), { username: 'roaringtt' });
+ */
+export async function open(path: string, options: OpenOptions = {}): Promise<Database> {
+  if (typeof path !== 'string' || path === '') fail(ErrorCode.INVALID_ARGUMENT, `open() takes a directory path, not ${describe(path)}.`);
+  if (typeof options !== 'object' || options === null) fail(ErrorCode.INVALID_ARGUMENT, 'open() options must be an object.');
+  const durability = options.durability ?? 'sync';
+  if (durability !== 'sync' && durability !== 'wal' && durability !== 'memory') {
+    fail(ErrorCode.INVALID_ARGUMENT, `durability must be 'sync', 'wal' or 'memory', not ${describe(durability)}.`);
+  }
+  const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+  if (!(Number.isSafeInteger(maxValueBytes) && maxValueBytes > 0)) {
+    fail(ErrorCode.INVALID_ARGUMENT, `maxValueBytes must be a positive integer, not ${describe(maxValueBytes)}.`);
+  }
+  const storage: Storage = durability === 'memory' ? new MemoryStorage() : await RocksStorage.open(path, durability === 'sync');
+  let loaded;
+  try {
+    loaded = await storage.load();
+  } catch (error) {
+    await storage.close().catch(() => undefined);
+    throw error instanceof RxkvError ? error : new RxkvError(ErrorCode.OPEN_FAILED, `Could not load ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  return new Database(new DatabaseCore(path, storage, loaded, maxValueBytes), durability);
+}
+
+/** A database: named tables of JSON records in one directory, one commit pipeline. */
+export class Database {
+  private readonly tables = new Map<string, Table<Json>>();
+  private closing: Promise<void> | null = null;
+
+  /** @internal */
+  constructor(
+    private readonly core: DatabaseCore,
+    /** The durability mode it was opened with. */
+    readonly durability: Durability,
+  ) {}
+
+  /** The directory it was opened from. */
+  get path(): string {
+    return this.core.path;
+  }
+
+  /** The seq of the last commit: database-wide, strictly increasing. */
+  get seq(): number {
+    return this.core.pipeline.seq;
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.core.closed;
+  }
+
+  /** A table by name, created on first use (a table is persisted with its first record). */
+  table<T extends Json = Json>(name: string): Table<T> {
+    let table = this.tables.get(name);
+    if (table === undefined) {
+      table = new Table(this.core, this.core.state(name));
+      this.tables.set(name, table);
+    }
+    return table as unknown as Table<T>;
+  }
+
+  /** The names of the tables that hold records or were used since opening, in order. */
+  tableNames(): string[] {
+    return [...this.core.states.keys()].sort();
+  }
+
+  /**
+   * Runs `fn` and commits all of its writes atomically, over any tables. `fn` must be
+   * synchronous; it runs when the transaction's turn in the pipeline comes, so its reads see
+   * every write called before the transaction. Resolves with what `fn` returned, once durable;
+   * rejects with what it threw, and then nothing of it is written.
+   *
+   * @example
+   * await db.transaction((tx) => {
+   *   const from = tx.table('accounts').get('a')!;
+   *   tx.table('accounts').merge('a', { balance: from.balance - 10 });
+   *   tx.table('accounts').increment('b', 'balance', 10);
+   * });
+   */
+  transaction<R>(fn: (tx: Transaction) => R): Promise<R> {
+    this.core.checkOpen();
+    if (typeof fn !== 'function') fail(ErrorCode.INVALID_ARGUMENT, 'transaction() takes a function: (tx) => { tx.table(...).merge(...) }.');
+    const core = this.core;
+    return new Promise<R>((resolve, reject) => {
+      core.pipeline.submit(
+        new MultiWriteIntent(resolve as (result: never) => void, reject, (writer) => {
+          const result = fn(new Transaction(core, writer));
+          if (typeof (result as { then?: unknown } | undefined)?.then === 'function') {
+            fail(ErrorCode.INVALID_ARGUMENT, 'A transaction function must be synchronous: it returned a promise, so nothing was written.');
+          }
+          return result;
+        }),
+      );
+    });
+  }
+
+  /** Every committed change of every table, in commit order. */
+  changes(): Observable<Change> {
+    return this.core.pipeline.changes$.asObservable();
+  }
+
+  /** Background failures, such as a failed commit after which the database stops accepting writes. */
+  get errors$(): Observable<RxkvError> {
+    return this.core.pipeline.errors$.asObservable();
+  }
+
+  /**
+   * Waits for every write already called to settle, then closes. Writes called afterwards
+   * throw `DATABASE_CLOSED`. Streams complete.
+   */
+  close(): Promise<void> {
+    if (this.closing === null) {
+      this.core.closed = true;
+      this.closing = (async () => {
+        await this.core.pipeline.drain();
+        await this.core.storage.close();
+        for (const state of this.core.states.values()) state.complete();
+        this.core.pipeline.changes$.complete();
+        this.core.pipeline.errors$.complete();
+      })();
+    }
+    return this.closing;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Validation of every public write argument, in one place. Each check throws an `RxkvError`
+ * synchronously, before anything is queued, so bad input never reaches the pipeline.
+ */
+import { ErrorCode, fail } from '../errors.js';
+import { toFrozenJson } from '../json/validate.js';
+import type { Recipe, WriteSpec } from './writes.js';
+
+const TABLE_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+const MAX_KEY_BYTES = 1024;
+
+/** Options every write verb takes. */
+export interface WriteOptions {
+  /** Reject with `CONFLICT` unless the record's version (0: absent) is this one. */
+  ifVersion?: number;
+}
+
+export function checkTableName(name: unknown): string {
+  if (typeof name !== 'string' || !TABLE_NAME.test(name)) {
+    fail(ErrorCode.INVALID_TABLE_NAME, `Invalid table name ${describe(name)}: use 1 to 128 of A-Z a-z 0-9 _ . -`);
+  }
+  return name;
+}
+
+export function checkKey(key: unknown): string {
+  if (typeof key !== 'string' || key.length === 0) {
+    fail(ErrorCode.INVALID_KEY, `Invalid key ${describe(key)}: keys are non-empty strings.`);
+  }
+  // A UTF-16 unit takes at most 3 bytes of UTF-8: count exactly only for long keys.
+  if (key.length * 3 > MAX_KEY_BYTES && new TextEncoder().encode(key).length > MAX_KEY_BYTES) {
+    fail(ErrorCode.INVALID_KEY, `Invalid key: longer than ${MAX_KEY_BYTES} bytes of UTF-8.`);
+  }
+  if (!key.isWellFormed()) {
+    fail(ErrorCode.INVALID_KEY, 'Invalid key: it holds a lone surrogate, which has no UTF-8 encoding.');
+  }
+  return key;
+}
+
+export function checkWriteOptions(options: WriteOptions | undefined): number | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null) fail(ErrorCode.INVALID_ARGUMENT, 'Write options must be an object such as { ifVersion: 3 }.');
+  const { ifVersion } = options;
+  if (ifVersion !== undefined && !(Number.isSafeInteger(ifVersion) && ifVersion >= 0)) {
+    fail(ErrorCode.INVALID_ARGUMENT, `ifVersion must be a non-negative integer (0: the record must not exist), not ${describe(ifVersion)}.`);
+  }
+  return ifVersion;
+}
+
+export function mergeSpec(patch: unknown, maxBytes: number, onlyIfExists: boolean): WriteSpec {
+  return { verb: 'merge', patch: toFrozenJson(patch, maxBytes, 'patch'), onlyIfExists };
+}
+
+export function putSpec(value: unknown, maxBytes: number): WriteSpec {
+  return { verb: 'put', value: toFrozenJson(value, maxBytes, 'value') };
+}
+
+export const DELETE_SPEC: WriteSpec = Object.freeze({ verb: 'delete' });
+
+/** `path`: a dot-separated string (`'counters.a'`) or an array of members (for members with dots). */
+export function incrementSpec(path: unknown, by: unknown): WriteSpec {
+  let members: string[];
+  if (typeof path === 'string') members = path === '' ? [] : path.split('.');
+  else if (Array.isArray(path) && path.every((member) => typeof member === 'string')) members = [...path];
+  else fail(ErrorCode.INVALID_ARGUMENT, `increment: the path must be a string such as 'counters.a' or an array of members, not ${describe(path)}.`);
+  if (typeof by !== 'number' || !Number.isFinite(by)) fail(ErrorCode.INVALID_ARGUMENT, `increment: by must be a finite number, not ${describe(by)}.`);
+  return { verb: 'increment', path: Object.freeze(members), by };
+}
+
+export function produceSpec(recipe: unknown): WriteSpec {
+  if (typeof recipe !== 'function') fail(ErrorCode.INVALID_ARGUMENT, 'produce takes a recipe function: (draft) => { draft.n += 1 }.');
+  return { verb: 'produce', recipe: recipe as Recipe };
+}
+
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'symbol' || typeof value === 'function') return `a ${typeof value}`;
+  if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
+  return String(value);
+}

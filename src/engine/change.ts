@@ -1,0 +1,50 @@
+import type { Json, Operation } from '../json/types.js';
+import { diff } from '../json/diff.js';
+import type { Entry } from './entry.js';
+import type { TableState } from './table-state.js';
+
+/** `'new'`: the record was created; `'merge'`: an existing record changed; `'delete'`: it was removed. */
+export type ChangeOp = 'new' | 'merge' | 'delete';
+
+/** One committed change of one record. */
+export interface Change<T extends Json = Json> {
+  readonly table: string;
+  readonly key: string;
+  readonly op: ChangeOp;
+  /** The record after the change (`undefined` once deleted). */
+  readonly value: T | undefined;
+  /** The record before it (`undefined` when new). */
+  readonly previous: T | undefined;
+  /** RFC 6902 operations taking `previous` to `value`, paths relative to the record. */
+  readonly patch: readonly Operation[];
+  /** The commit's database-wide sequence number (also the record's new version). */
+  readonly seq: number;
+  /** The commit time, ms since the epoch. */
+  readonly ts: number;
+}
+
+/** One record written by one commit, as the pipeline tracks it. */
+export interface Mutation {
+  readonly state: TableState;
+  readonly key: string;
+  readonly before: Entry | undefined;
+  readonly after: Entry | undefined;
+  /** The encoded record (undefined for a delete or in memory-only databases). */
+  readonly encoded: string | undefined;
+}
+
+export function toChange(mutation: Mutation, seq: number, ts: number): Change {
+  const { before, after } = mutation;
+  const previous = before?.value;
+  const value = after?.value;
+  return {
+    table: mutation.state.name,
+    key: mutation.key,
+    op: before === undefined ? 'new' : after === undefined ? 'delete' : 'merge',
+    value,
+    previous,
+    patch: diff(previous, value),
+    seq,
+    ts,
+  };
+}

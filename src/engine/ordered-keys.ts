@@ -1,0 +1,74 @@
+/**
+ * The keys of a table in order, kept as a sorted array so that ordered reads and ranges are a
+ * binary search and a slice. Writes must stay O(1): a key appended past the end (time-sorted ids
+ * such as `uuid()`) is pushed at once; other inserts and removals wait in side lists and are
+ * folded in, one sort-merge for all of them, by the next ordered read.
+ */
+export class OrderedKeys {
+  private sorted: string[] = [];
+  private inserted: string[] = [];
+  private removed = new Set<string>();
+
+  /** Records a key that was absent. */
+  add(key: string): void {
+    if (this.removed.delete(key)) return; // removed then re-added before a read: still listed
+    const last = this.sorted.length === 0 ? undefined : this.sorted[this.sorted.length - 1];
+    if (this.inserted.length === 0 && (last === undefined || key > last)) this.sorted.push(key);
+    else this.inserted.push(key);
+  }
+
+  /** Records that a present key was removed. */
+  remove(key: string): void {
+    this.removed.add(key);
+  }
+
+  /**
+   * The sorted keys. The array is owned by this object and changes with later writes: callers
+   * that keep it across a commit must copy it.
+   */
+  settled(): readonly string[] {
+    if (this.removed.size > 0) {
+      const removed = this.removed;
+      this.sorted = this.sorted.filter((key) => !removed.has(key));
+      if (this.inserted.length > 0) this.inserted = this.inserted.filter((key) => !removed.has(key));
+      this.removed = new Set();
+    }
+    if (this.inserted.length > 0) {
+      this.sorted = mergeSorted(this.sorted, this.inserted.sort());
+      this.inserted = [];
+    }
+    return this.sorted;
+  }
+
+  /** Replaces the contents with keys already in order (loading). */
+  static fromSorted(keys: string[]): OrderedKeys {
+    const ordered = new OrderedKeys();
+    ordered.sorted = keys;
+    return ordered;
+  }
+}
+
+/** Merges two sorted arrays of distinct keys. */
+export function mergeSorted(a: readonly string[], b: readonly string[]): string[] {
+  const out = new Array<string>(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) out[k++] = a[i]! < b[j]! ? a[i++]! : b[j++]!;
+  while (i < a.length) out[k++] = a[i++]!;
+  while (j < b.length) out[k++] = b[j++]!;
+  return out;
+}
+
+/** The first index whose key is `>= key` (or `> key` when `exclusive`). */
+export function lowerBound(keys: readonly string[], key: string, exclusive: boolean): number {
+  let low = 0;
+  let high = keys.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    const probe = keys[middle]!;
+    if (probe < key || (exclusive && probe === key)) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}

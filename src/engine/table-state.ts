@@ -1,0 +1,92 @@
+import { BehaviorSubject, Subject } from 'rxjs';
+import { ErrorCode, RxkvError } from '../errors.js';
+import type { Change, Mutation } from './change.js';
+import type { Entry } from './entry.js';
+import { OrderedKeys } from './ordered-keys.js';
+import { Snapshot, type Replaced } from './snapshot.js';
+
+/**
+ * A `BehaviorSubject` that only the database can push to: `next()` from outside throws, so
+ * that no caller can publish a snapshot that was never committed.
+ */
+export class StateSubject<S> extends BehaviorSubject<S> {
+  private publishing = false;
+
+  override next(value: S): void {
+    if (!this.publishing) throw new RxkvError(ErrorCode.READ_ONLY, 'state$ is read-only: write through the table instead.');
+    super.next(value);
+  }
+
+  /** @internal */
+  publish(value: S): void {
+    this.publishing = true;
+    try {
+      super.next(value);
+    } finally {
+      this.publishing = false;
+    }
+  }
+}
+
+/** The committed state of one table, and the streams that publish it. */
+export class TableState {
+  readonly entries: Map<string, Entry>;
+  readonly keys: OrderedKeys;
+  readonly state$: StateSubject<Snapshot>;
+  readonly changes$ = new Subject<Change>();
+
+  constructor(
+    readonly name: string,
+    seq: number,
+    entries = new Map<string, Entry>(),
+    keys = new OrderedKeys(),
+  ) {
+    this.entries = entries;
+    this.keys = keys;
+    this.state$ = new StateSubject(new Snapshot(this, seq));
+  }
+
+  static loaded(name: string, seq: number, entries: Map<string, Entry>, sortedKeys: string[]): TableState {
+    return new TableState(name, seq, entries, OrderedKeys.fromSorted(sortedKeys));
+  }
+
+  get head(): Snapshot {
+    return this.state$.value;
+  }
+
+  /** Applies a committed batch's mutations of this table; returns the snapshot replaced. */
+  apply(mutations: readonly Mutation[], seq: number): Snapshot {
+    const replaced: Replaced[] = new Array(mutations.length);
+    for (let i = 0; i < mutations.length; i++) {
+      const { key, before, after } = mutations[i]!;
+      replaced[i] = { key, before };
+      if (after === undefined) {
+        this.entries.delete(key);
+        this.keys.remove(key);
+      } else {
+        if (before === undefined) this.keys.add(key);
+        this.entries.set(key, after);
+      }
+    }
+    const previous = this.head;
+    const next = new Snapshot(this, seq);
+    previous.supersede(replaced, next);
+    this.nextHead = next;
+    return previous;
+  }
+
+  /** The snapshot made by the last `apply`, until published. */
+  nextHead: Snapshot | null = null;
+
+  /** Emits the snapshot built by `apply` on `state$`. */
+  publish(): void {
+    const next = this.nextHead!;
+    this.nextHead = null;
+    this.state$.publish(next);
+  }
+
+  complete(): void {
+    this.state$.complete();
+    this.changes$.complete();
+  }
+}

@@ -1,0 +1,113 @@
+import { produce as immerProduce, nothing } from 'immer';
+import { ErrorCode, RxkvError } from '../errors.js';
+import type { Json, JsonObject } from '../json/types.js';
+import { mergePatch } from '../json/merge.js';
+import { jsonEqual } from '../json/equal.js';
+import { hasOwn, isJsonObject, setMember } from '../json/object.js';
+import { assertJson } from '../json/validate.js';
+import type { Mutation } from './change.js';
+import { Entry } from './entry.js';
+import type { TableState } from './table-state.js';
+import type { WorkingSet } from './working-set.js';
+
+/** An Immer recipe: mutate the draft, or return a replacement value. */
+export type Recipe<T = Json> = (draft: T) => T | void | undefined;
+
+/** What one write of one record asks for, validated and copied when it was called. */
+export type WriteSpec =
+  | { readonly verb: 'merge'; readonly patch: Json; readonly onlyIfExists: boolean }
+  | { readonly verb: 'put'; readonly value: Json }
+  | { readonly verb: 'delete' }
+  | { readonly verb: 'increment'; readonly path: readonly string[]; readonly by: number }
+  | { readonly verb: 'produce'; readonly recipe: Recipe };
+
+/** Where a batch is being applied: its working state, and the seq and time of the commit. */
+export interface ApplyContext {
+  readonly working: WorkingSet;
+  readonly seq: number;
+  readonly ts: number;
+  /** Encodes a record for storage; throws `VALUE_TOO_LARGE`. */
+  readonly encode: (entry: Entry) => string;
+}
+
+const UNCHANGED = Symbol('unchanged');
+
+/**
+ * Applies one write of one record to the working state. Returns the mutation (null when the
+ * write changes nothing) and the resulting value; throws an `RxkvError` (conflict, not a
+ * number, too large) without touching the working state.
+ */
+export function applyWrite(
+  context: ApplyContext,
+  state: TableState,
+  key: string,
+  spec: WriteSpec,
+  ifVersion: number | undefined,
+): { mutation: Mutation | null; result: Json | undefined } {
+  const before = context.working.read(state, key);
+  if (ifVersion !== undefined && (before?.version ?? 0) !== ifVersion) {
+    throw new RxkvError(
+      ErrorCode.CONFLICT,
+      `${state.name}/${key} is at version ${before?.version ?? 0}, not ${ifVersion}: read it again and retry.`,
+    );
+  }
+  const next = nextValue(spec, before?.value);
+  if (next === UNCHANGED || (next === undefined && before === undefined)) {
+    return { mutation: null, result: before?.value };
+  }
+  const after = next === undefined ? undefined : new Entry(next, before?.created ?? context.ts, context.ts, context.seq);
+  const encoded = after === undefined ? undefined : context.encode(after);
+  context.working.write(state, key, after);
+  return { mutation: { state, key, before, after, encoded }, result: next };
+}
+
+function nextValue(spec: WriteSpec, current: Json | undefined): Json | undefined | typeof UNCHANGED {
+  switch (spec.verb) {
+    case 'merge': {
+      if (spec.onlyIfExists && current === undefined) return UNCHANGED;
+      const next = mergePatch(current, spec.patch);
+      return next === current ? UNCHANGED : next;
+    }
+    case 'put':
+      return current !== undefined && jsonEqual(current, spec.value) ? UNCHANGED : spec.value;
+    case 'delete':
+      return current === undefined ? UNCHANGED : undefined;
+    case 'increment': {
+      const next = mergePatch(current, incrementPatch(current, spec.path, spec.by));
+      return next === current ? UNCHANGED : next;
+    }
+    case 'produce': {
+      const base = current ?? {};
+      const next = immerProduce(base, spec.recipe as (draft: Json) => Json) as Json | typeof nothing | undefined;
+      if (next === nothing || next === undefined) return undefined;
+      if (next === base) return UNCHANGED;
+      assertJson(next, base, 'value the recipe produced');
+      return current !== undefined && jsonEqual(current, next) ? UNCHANGED : next;
+    }
+  }
+}
+
+/** The merge patch that sets the number at `path` to its value plus `by` (absent counts as 0). */
+function incrementPatch(current: Json | undefined, path: readonly string[], by: number): JsonObject {
+  let node: Json | undefined = current;
+  for (let i = 0; i < path.length; i++) {
+    if (node === undefined) break;
+    if (!isJsonObject(node)) {
+      throw new RxkvError(ErrorCode.NOT_A_NUMBER, `increment: /${path.slice(0, i).join('/')} is not an object.`);
+    }
+    node = hasOwn(node, path[i]!) ? (node as JsonObject)[path[i]!] : undefined;
+  }
+  const old = node ?? 0;
+  if (typeof old !== 'number') {
+    throw new RxkvError(ErrorCode.NOT_A_NUMBER, `increment: /${path.join('/')} holds a ${old === null ? 'null' : typeof old}, not a number.`);
+  }
+  const sum = old + by;
+  if (!Number.isFinite(sum)) throw new RxkvError(ErrorCode.NOT_A_NUMBER, `increment: /${path.join('/')} would overflow to ${sum}.`);
+  let patch: Json = sum;
+  for (let i = path.length - 1; i >= 0; i--) {
+    const level: JsonObject = {};
+    setMember(level, path[i]!, patch);
+    patch = Object.freeze(level);
+  }
+  return patch as JsonObject;
+}

@@ -1,0 +1,49 @@
+/**
+ * Every error rxkv raises on purpose is an {@link RxkvError} with a stable `code`.
+ * Match on `code`, never on the message: messages say what to do and may change.
+ */
+export const ErrorCode = {
+  /** A table name is not `/^[A-Za-z0-9_.-]{1,128}$/`. */
+  INVALID_TABLE_NAME: 'INVALID_TABLE_NAME',
+  /** A key is not a non-empty, well-formed string of at most 1 KiB of UTF-8. */
+  INVALID_KEY: 'INVALID_KEY',
+  /** A value is not plain JSON (functions, symbols, BigInt, NaN, undefined members, Dates, cycles...). */
+  INVALID_VALUE: 'INVALID_VALUE',
+  /** A value (or the record a merge would produce) is larger than `maxValueBytes`. */
+  VALUE_TOO_LARGE: 'VALUE_TOO_LARGE',
+  /** An argument or option of the wrong type or range. */
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  /** `{ ifVersion }` did not match the record's version. */
+  CONFLICT: 'CONFLICT',
+  /** `increment` found a member that is not a number, or a path through a non-object. */
+  NOT_A_NUMBER: 'NOT_A_NUMBER',
+  /** The database is closed (or closing): nothing more can be written. */
+  DATABASE_CLOSED: 'DATABASE_CLOSED',
+  /** The directory is held by another open database (in this or another process). */
+  DATABASE_LOCKED: 'DATABASE_LOCKED',
+  /** RocksDB could not open the directory. */
+  OPEN_FAILED: 'OPEN_FAILED',
+  /** The storage write of a commit failed (disk full, I/O error): the write was not acknowledged. */
+  COMMIT_FAILED: 'COMMIT_FAILED',
+  /** Something that is read-only was asked to change (for example `state$.next`). */
+  READ_ONLY: 'READ_ONLY',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class RxkvError extends Error {
+  override readonly name = 'RxkvError';
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Shorthand for throwing an {@link RxkvError}. */
+export function fail(code: ErrorCode, message: string, cause?: unknown): never {
+  throw new RxkvError(code, message, cause === undefined ? undefined : { cause });
+}

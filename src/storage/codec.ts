@@ -1,0 +1,47 @@
+import { Entry } from '../engine/entry.js';
+import { ErrorCode, RxkvError } from '../errors.js';
+import type { Json } from '../json/types.js';
+
+/**
+ * The on-disk layout, in one RocksDB keyspace:
+ *   'r' + table + '\0' + key  ->  '[version,created,updated,' + JSON of the value + ']'
+ *   'mseq'                    ->  the seq of the last commit, in decimal
+ * Table names never contain '\0', so each table is one contiguous key range in key order.
+ */
+export const RECORD_PREFIX = 'r';
+export const RECORDS_END = 's';
+export const SEQ_KEY = 'mseq';
+
+export function recordKey(table: string, key: string): string {
+  return RECORD_PREFIX + table + '\u0000' + key;
+}
+
+/** Encodes a record; throws `VALUE_TOO_LARGE` when its JSON exceeds `maxBytes` of UTF-8. */
+export function encodeEntry(entry: Entry, maxBytes: number): string {
+  const json = JSON.stringify(entry.value);
+  // UTF-8 takes between 1 and 3 bytes per UTF-16 unit: count exactly only when it matters.
+  if (json.length * 3 > maxBytes && (json.length > maxBytes || Buffer.byteLength(json) > maxBytes)) {
+    throw new RxkvError(
+      ErrorCode.VALUE_TOO_LARGE,
+      `The record would be larger than maxValueBytes (${maxBytes} bytes of JSON): split it over several records, or raise maxValueBytes in open().`,
+    );
+  }
+  return '[' + entry.version + ',' + entry.created + ',' + entry.updated + ',' + json + ']';
+}
+
+export function decodeEntry(encoded: string): Entry {
+  const [version, created, updated, value] = JSON.parse(encoded) as [number, number, number, Json];
+  return new Entry(deepFreeze(value), created, updated, version);
+}
+
+function deepFreeze(value: Json): Json {
+  if (typeof value === 'object' && value !== null) {
+    Object.freeze(value);
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) deepFreeze(value[i]!);
+    } else {
+      for (const member of Object.keys(value)) deepFreeze(value[member]!);
+    }
+  }
+  return value;
+}

@@ -1,0 +1,131 @@
+/**
+ * The only module that calls the RocksDB binding (`rocksdb`, Level's N-API binding), so that the
+ * engine can be swapped in one place. Batch writes run on libuv's thread pool: the fsync of one
+ * commit never blocks the event loop, and the next batch is built while it syncs.
+ */
+import { createRequire } from 'node:module';
+import { mkdir } from 'node:fs/promises';
+import { Entry } from '../engine/entry.js';
+import { ErrorCode, RxkvError } from '../errors.js';
+import { RECORD_PREFIX, RECORDS_END, SEQ_KEY, decodeEntry } from './codec.js';
+import type { BatchOp, Loaded, Storage } from './storage.js';
+
+interface LevelDown {
+  context: unknown;
+  open(options: object, callback: (error: Error | null) => void): void;
+  close(callback: (error: Error | null) => void): void;
+}
+
+interface Binding {
+  batch_do(context: unknown, ops: BatchOp[], options: { sync: boolean }, callback: (error: Error | null) => void): void;
+  iterator_init(context: unknown, options: object): unknown;
+  iterator_next(iterator: unknown, callback: (error: Error | null, array: string[], finished: boolean) => void): void;
+  iterator_end(iterator: unknown, callback: (error: Error | null) => void): void;
+  db_get(context: unknown, key: string, options: object, callback: (error: Error | null, value?: string) => void): void;
+}
+
+const require = createRequire(import.meta.url);
+const rocksdb = require('rocksdb') as (location: string) => LevelDown;
+const binding = require('rocksdb/binding.js') as Binding;
+
+export class RocksStorage implements Storage {
+  private constructor(
+    private readonly db: LevelDown,
+    private readonly sync: boolean,
+  ) {}
+
+  static async open(path: string, sync: boolean): Promise<RocksStorage> {
+    await mkdir(path, { recursive: true });
+    const db = rocksdb(path);
+    await new Promise<void>((resolve, reject) => {
+      db.open({ createIfMissing: true, infoLogLevel: 'error' }, (error) => (error ? reject(openError(path, error)) : resolve()));
+    });
+    return new RocksStorage(db, sync);
+  }
+
+  write(ops: BatchOp[], done: (error: Error | null) => void): void {
+    binding.batch_do(this.db.context, ops, { sync: this.sync }, done);
+  }
+
+  async load(): Promise<Loaded> {
+    const tables: Loaded['tables'] = new Map();
+    let table: { entries: Map<string, Entry>; keys: string[] } | undefined;
+    let prefix = '';
+    let unsorted = false;
+    await this.scan(RECORD_PREFIX, RECORDS_END, (key, value) => {
+      if (table === undefined || !key.startsWith(prefix)) {
+        const end = key.indexOf('\u0000');
+        const name = key.slice(1, end);
+        prefix = key.slice(0, end + 1);
+        table = { entries: new Map(), keys: [] };
+        tables.set(name, table);
+      }
+      const recordKey = key.slice(prefix.length);
+      const keys = table.keys;
+      // RocksDB orders keys by UTF-8 bytes, tables by JavaScript string order; they differ only
+      // around astral characters, rarely enough to check and sort afterwards.
+      if (keys.length > 0 && !(keys[keys.length - 1]! < recordKey)) unsorted = true;
+      keys.push(recordKey);
+      table.entries.set(recordKey, decodeEntry(value));
+    });
+    if (unsorted) for (const { keys } of tables.values()) keys.sort();
+    const seq = await this.get(SEQ_KEY);
+    return { seq: seq === undefined ? 0 : Number(seq), tables };
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve, reject) => this.db.close((error) => (error ? reject(error) : resolve())));
+  }
+
+  private get(key: string): Promise<string | undefined> {
+    return new Promise((resolve, reject) => {
+      binding.db_get(this.db.context, key, { asBuffer: false, fillCache: false }, (error, value) => {
+        if (error && /NotFound/i.test(error.message)) resolve(undefined);
+        else if (error) reject(error);
+        else resolve(value);
+      });
+    });
+  }
+
+  /** Calls `visit` for every pair in [gte, lt), in key order, a thousand pairs per trip to the thread pool. */
+  private scan(gte: string, lt: string, visit: (key: string, value: string) => void): Promise<void> {
+    const iterator = binding.iterator_init(this.db.context, {
+      gte,
+      lt,
+      keys: true,
+      values: true,
+      keyAsBuffer: false,
+      valueAsBuffer: false,
+      fillCache: false,
+      highWaterMark: 1 << 20,
+    });
+    return new Promise((resolve, reject) => {
+      const end = (error: Error | null) =>
+        binding.iterator_end(iterator, (endError) => (error || endError ? reject(error ?? endError) : resolve()));
+      const next = () =>
+        binding.iterator_next(iterator, (error, array, finished) => {
+          if (error) return end(error);
+          try {
+            // The binding returns pairs last-first: [..., value2, key2, value1, key1].
+            for (let i = array.length - 1; i > 0; i -= 2) visit(array[i]!, array[i - 1]!);
+          } catch (visitError) {
+            return end(visitError as Error);
+          }
+          if (finished) end(null);
+          else next();
+        });
+      next();
+    });
+  }
+}
+
+function openError(path: string, error: Error): RxkvError {
+  if (/lock/i.test(error.message)) {
+    return new RxkvError(
+      ErrorCode.DATABASE_LOCKED,
+      `The database at ${path} is already open (in this or another process): close it first.`,
+      { cause: error },
+    );
+  }
+  return new RxkvError(ErrorCode.OPEN_FAILED, `Could not open the database at ${path}: ${error.message}`, { cause: error });
+}

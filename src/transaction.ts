@@ -1,0 +1,110 @@
+import type { Json, MergePatch } from './json/types.js';
+import { ErrorCode, fail } from './errors.js';
+import type { LayerWriter } from './engine/intent.js';
+import type { TableState } from './engine/table-state.js';
+import type { Recipe, WriteSpec } from './engine/writes.js';
+import {
+  DELETE_SPEC,
+  checkKey,
+  checkWriteOptions,
+  incrementSpec,
+  mergeSpec,
+  produceSpec,
+  putSpec,
+  type WriteOptions,
+} from './engine/arguments.js';
+import type { DatabaseCore } from './database-core.js';
+
+/**
+ * The handle a `db.transaction(fn)` callback receives. It runs when the transaction's turn in
+ * the pipeline comes, against the state every earlier write left: its reads see that state and
+ * its own writes, and its writes return their results at once. All of them commit together, or
+ * none does (when `fn` throws, or one of its writes fails).
+ */
+export class Transaction {
+  /** @internal */
+  constructor(
+    private readonly core: DatabaseCore,
+    private readonly writer: LayerWriter,
+  ) {}
+
+  table<T extends Json = Json>(name: string): TransactionTable<T> {
+    this.check();
+    return new TransactionTable<T>(this.core.state(name), this.writer, this.core.maxValueBytes, () => this.check());
+  }
+
+  private check(): void {
+    if (!this.writer.isOpen) fail(ErrorCode.INVALID_ARGUMENT, 'This transaction has ended: use its handle only inside the transaction function.');
+  }
+}
+
+/** A table inside a transaction: reads and synchronous writes, committed with the transaction. */
+export class TransactionTable<T extends Json = Json> {
+  /** @internal */
+  constructor(
+    private readonly state: TableState,
+    private readonly writer: LayerWriter,
+    private readonly maxValueBytes: number,
+    private readonly check: () => void,
+  ) {}
+
+  get name(): string {
+    return this.state.name;
+  }
+
+  get(key: string): T | undefined {
+    this.check();
+    return this.writer.read(this.state, checkKey(key)) as T | undefined;
+  }
+
+  has(key: string): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  merge(key: string, patch: MergePatch<T>, options?: WriteOptions): T {
+    const ifVersion = this.begin(key, options);
+    return this.write(key, mergeSpec(patch, this.maxValueBytes, false), ifVersion) as T;
+  }
+
+  update(key: string, patch: MergePatch<T>, options?: WriteOptions): T | undefined {
+    const ifVersion = this.begin(key, options);
+    return this.write(key, mergeSpec(patch, this.maxValueBytes, true), ifVersion);
+  }
+
+  put(key: string, value: T, options?: WriteOptions): T {
+    const ifVersion = this.begin(key, options);
+    return this.write(key, putSpec(value, this.maxValueBytes), ifVersion) as T;
+  }
+
+  delete(key: string, options?: WriteOptions): undefined {
+    const ifVersion = this.begin(key, options);
+    this.write(key, DELETE_SPEC, ifVersion);
+    return undefined;
+  }
+
+  increment(key: string, path: string | readonly string[], by = 1, options?: WriteOptions): T {
+    const ifVersion = this.begin(key, options);
+    return this.write(key, incrementSpec(path, by), ifVersion) as T;
+  }
+
+  produce(key: string, recipe: Recipe<T>, options?: WriteOptions): T | undefined {
+    const ifVersion = this.begin(key, options);
+    return this.write(key, produceSpec(recipe), ifVersion);
+  }
+
+  /** Deletes every record of the table; returns how many there were. */
+  clear(): number {
+    this.check();
+    return this.writer.clear(this.state);
+  }
+
+  private begin(key: string, options: WriteOptions | undefined): number | undefined {
+    this.check();
+    checkKey(key);
+    return checkWriteOptions(options);
+  }
+
+  private write(key: string, spec: WriteSpec, ifVersion: number | undefined): T | undefined {
+    return this.writer.write(this.state, key, spec, ifVersion) as T | undefined;
+  }
+}
