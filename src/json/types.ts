@@ -1,11 +1,14 @@
 /** A JSON value: what a record holds. */
-export type Json = null | boolean | number | string | Json[] | JsonObject;
+export type Json = null | boolean | number | string | JsonArray | JsonObject;
+export interface JsonArray extends Array<Json> {}
 export interface JsonObject {
   [member: string]: Json;
 }
 
 /** An RFC 7396 merge patch for a value of type `T`: members optional, `null` removes one. */
-export type MergePatch<T> = T extends readonly unknown[]
+export type MergePatch<T> = Json extends T
+  ? Json
+  : T extends readonly unknown[]
   ? T
   : T extends object
     ? { [K in keyof T]?: MergePatch<T[K]> | null }
