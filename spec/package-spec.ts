@@ -1,0 +1,41 @@
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { removeTempDirs, tempDir } from './helpers/temp.js';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+describe('The packed package', () => {
+  afterEach(removeTempDirs);
+
+  it('should install from its tarball and work through every export', async () => {
+    const packDir = tempDir('rxkv-pack');
+    const { stdout } = await run(npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', packDir], { cwd: ROOT });
+    const [{ filename, files }] = JSON.parse(stdout) as [{ filename: string; files: { path: string }[] }];
+    const paths = files.map((file) => file.path);
+    expect(paths).toContain('dist/index.js');
+    expect(paths).toContain('dist/index.d.ts');
+    expect(paths.some((path) => path.startsWith('src/') || path.startsWith('spec/'))).toBeFalse();
+
+    const app = tempDir('rxkv-app');
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
+    await run(npm, ['install', '--prefer-offline', '--no-audit', '--no-fund', join(packDir, filename)], { cwd: app });
+    writeFileSync(
+      join(app, 'main.js'),
+      `import { open, uuid, RxkvError } from 'rxkv';
+       import { mergePatch } from 'rxkv/json';
+       const db = await open(process.argv[2]);
+       const id = uuid();
+       await db.table('t').merge(id, { a: { b: 1 } });
+       const merged = mergePatch(db.table('t').get(id), { a: { c: 2 } });
+       await db.close();
+       console.log(JSON.stringify({ merged, isError: new RxkvError('INVALID_KEY', 'x') instanceof Error }));`,
+    );
+    const result = await run(process.execPath, ['main.js', join(app, 'data')], { cwd: app });
+    expect(JSON.parse(result.stdout)).toEqual({ merged: { a: { b: 1, c: 2 } }, isError: true });
+  }, 180_000);
+});
