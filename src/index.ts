@@ -16,7 +16,7 @@ export { Snapshot, type RangeOptions } from './engine/snapshot.js';
 export type { StateSubject } from './engine/table-state.js';
 export type { Change, ChangeOp } from './engine/change.js';
 export type { RecordMeta } from './engine/entry.js';
-export type { WriteOptions } from './engine/arguments.js';
+export type { ChangeFilter, WriteOptions } from './engine/arguments.js';
 export type { Recipe } from './engine/writes.js';
 export type { Json, JsonObject, MergePatch, Operation } from './json/types.js';
 export { RxkvError, ErrorCode } from './errors.js';

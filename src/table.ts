@@ -8,6 +8,8 @@ import type { StateSubject, TableState } from './engine/table-state.js';
 import type { Recipe, WriteSpec } from './engine/writes.js';
 import {
   DELETE_SPEC,
+  checkChangeFilter,
+  type ChangeFilter,
   checkKey,
   checkWriteOptions,
   incrementSpec,
@@ -84,9 +86,12 @@ export class Table<T extends Json = Json> {
     return this.state.state$ as unknown as StateSubject<Snapshot<T>>;
   }
 
-  /** Every committed change of this table, in commit order. */
-  changes(): Observable<Change<T>> {
-    return this.state.changes$.asObservable() as Observable<Change<T>>;
+  /**
+   * Every committed change of this table, in commit order; with `{ key }`, those of one record
+   * (dispatched through an index: a subscriber costs nothing while its key does not change).
+   */
+  changes(filter: ChangeFilter = {}): Observable<Change<T>> {
+    return this.state.dispatcher.observe(checkChangeFilter(filter).key) as Observable<Change<T>>;
   }
 
   // ---- writes: resolved once durable ----

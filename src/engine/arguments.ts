@@ -78,3 +78,18 @@ export function describe(value: unknown): string {
   if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
   return String(value);
 }
+
+/** Which changes a subscriber receives. */
+export interface ChangeFilter {
+  /** Only the changes of this record. */
+  key?: string;
+}
+
+export function checkChangeFilter(filter: ChangeFilter): ChangeFilter {
+  if (typeof filter !== 'object' || filter === null) fail(ErrorCode.INVALID_ARGUMENT, 'changes() takes a filter object such as { key }.');
+  for (const member of Object.keys(filter)) {
+    if (member !== 'key') fail(ErrorCode.INVALID_ARGUMENT, `changes(): unknown filter ${describe(member)}; use { key }.`);
+  }
+  if (filter.key !== undefined) checkKey(filter.key);
+  return filter;
+}

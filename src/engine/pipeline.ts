@@ -124,15 +124,15 @@ export class Pipeline {
     }
     for (const [state, mutations] of touched) state.apply(mutations, seq);
     for (const state of touched.keys()) state.publish();
-    if (this.changes$.observed || someObserved(touched.keys())) {
-      for (const intent of batch) {
-        for (const mutation of intent.mutations) {
-          const { changes$ } = mutation.state;
-          if (!this.changes$.observed && !changes$.observed) continue;
-          const change = toChange(mutation, intent.seq, ts);
-          changes$.next(change);
-          this.changes$.next(change);
-        }
+    // Events are built only for changes someone receives.
+    const everything = this.changes$.observed;
+    for (const intent of batch) {
+      for (const mutation of intent.mutations) {
+        const { dispatcher } = mutation.state;
+        if (!everything && !dispatcher.wants(mutation.key)) continue;
+        const change = toChange(mutation, intent.seq, ts);
+        dispatcher.deliver(change);
+        if (everything) this.changes$.next(change);
       }
     }
     for (const intent of batch) {
@@ -160,9 +160,4 @@ export class Pipeline {
       cause: this.failure,
     });
   }
-}
-
-function someObserved(states: Iterable<TableState>): boolean {
-  for (const state of states) if (state.changes$.observed) return true;
-  return false;
 }

@@ -1,6 +1,7 @@
-import { BehaviorSubject, Subject } from 'rxjs';
+import { BehaviorSubject } from 'rxjs';
 import { ErrorCode, RxkvError } from '../errors.js';
-import type { Change, Mutation } from './change.js';
+import type { Mutation } from './change.js';
+import { ChangeDispatcher } from './dispatch.js';
 import type { Entry } from './entry.js';
 import { OrderedKeys } from './ordered-keys.js';
 import { Snapshot, type Replaced } from './snapshot.js';
@@ -33,7 +34,7 @@ export class TableState {
   readonly entries: Map<string, Entry>;
   readonly keys: OrderedKeys;
   readonly state$: StateSubject<Snapshot>;
-  readonly changes$ = new Subject<Change>();
+  readonly dispatcher = new ChangeDispatcher();
 
   constructor(
     readonly name: string,
@@ -87,6 +88,6 @@ export class TableState {
 
   complete(): void {
     this.state$.complete();
-    this.changes$.complete();
+    this.dispatcher.complete();
   }
 }

@@ -1,0 +1,275 @@
+// `npm run bench`: rxkv beside its in-run baselines on the workloads of BENCHMARKS.md. Each
+// system runs in its own child process on the same seeded operations; every figure is the median
+// of BENCH_REPS repetitions and every ratio the median of the ratios taken within a repetition.
+// Tables go to stdout, progress to stderr, and everything to bench/results.json (or $BENCH_RESULTS).
+import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SIZES, env } from './workload.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const REPS = env('BENCH_REPS', 3);
+const output = process.env.BENCH_RESULTS || join(here, 'results.json');
+const root = mkdtempSync(join(tmpdir(), 'rxkv-bench-'));
+let dirs = 0;
+const freshDir = () => join(root, `db${dirs++}`);
+
+function child(system, fn, args = {}) {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--expose-gc', '--max-old-space-size=8192', join(here, 'child.js'), system, fn, JSON.stringify(args)],
+      { maxBuffer: 1 << 24 },
+      (error, stdout, stderr) => {
+        const line = stdout.split('\n').find((text) => text.startsWith('RESULT '));
+        if (error || line === undefined) reject(new Error(`${system} ${fn} failed: ${stderr || error?.message}`));
+        else resolve(JSON.parse(line.slice(7)));
+      },
+    );
+  });
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+const progress = (text) => process.stderr.write(`[bench] ${text}\n`);
+
+/** Runs `pair()` REPS times; `pair` returns { rxkv, baseline } figures of one repetition. */
+async function repeat(name, pair) {
+  const reps = [];
+  for (let rep = 1; rep <= REPS; rep++) {
+    progress(`${name}: repetition ${rep} of ${REPS}`);
+    reps.push(await pair(rep));
+  }
+  return reps;
+}
+
+/** Alternates which system goes first, so that neither always meets a warmer or cooler machine. */
+async function both(rep, first, second) {
+  if (rep % 2) {
+    const a = await first();
+    return [a, await second()];
+  }
+  const b = await second();
+  return [await first(), b];
+}
+
+const workloads = {};
+function record(id, { rxkv, baseline, ratio, unit, target, baselineName, description, extra }) {
+  const [op, bound] = target.split(' ');
+  const value = ratio ?? rxkv;
+  const met = op === '>=' ? value >= Number(bound) : value <= Number(bound);
+  workloads[id] = { rxkv, baseline, ratio, unit, target, met, baselineName, description, ...extra };
+}
+
+const started = performance.now();
+
+// ---- W1p and W1e: durable merges, many in flight ----
+{
+  const reps = await repeat('W1p', (rep) =>
+    both(rep, () => child('rxkv', 'W1p', { dir: freshDir() }), () => child('rocksdb-raw', 'W1p', { dir: freshDir() })),
+  );
+  record('W1p', {
+    description: `${SIZES.W1_OPS} durable merges over ${SIZES.W1_KEYS} keys, up to ${SIZES.W1_WINDOW} in flight (sync)`,
+    rxkv: median(reps.map(([r]) => r.opsPerSec)),
+    baseline: median(reps.map(([, b]) => b.opsPerSec)),
+    baselineName: 'rocksdb-raw',
+    ratio: median(reps.map(([r, b]) => r.opsPerSec / b.opsPerSec)),
+    unit: 'ops/s',
+    target: '>= 0.8',
+  });
+  record('W1e', {
+    description: 'event-loop delay p99 while W1p runs',
+    rxkv: median(reps.map(([r]) => r.loopP99Ms)),
+    baseline: null,
+    baselineName: 'none',
+    ratio: null,
+    unit: 'ms',
+    target: '<= 10',
+    extra: { context: { 'rocksdb-raw': median(reps.map(([, b]) => b.loopP99Ms)) } },
+  });
+}
+
+// ---- W1s: one durable merge at a time ----
+{
+  const reps = await repeat('W1s', (rep) =>
+    both(rep, () => child('rxkv', 'W1s', { dir: freshDir() }), () => child('rocksdb-raw', 'W1s', { dir: freshDir() })),
+  );
+  record('W1s', {
+    description: `${SIZES.W1_SEQ_OPS} durable merges, each awaited before the next (p50 latency)`,
+    rxkv: median(reps.map(([r]) => r.p50Ms)),
+    baseline: median(reps.map(([, b]) => b.p50Ms)),
+    baselineName: 'rocksdb-raw',
+    ratio: median(reps.map(([r, b]) => r.p50Ms / b.p50Ms)),
+    unit: 'ms (p50)',
+    target: '<= 1.5',
+    extra: { p99: { rxkv: median(reps.map(([r]) => r.p99Ms)), baseline: median(reps.map(([, b]) => b.p99Ms)) } },
+  });
+}
+
+// ---- W2: in-memory reads ----
+{
+  const reps = await repeat('W2', (rep) =>
+    both(rep, () => child('rxkv', 'W2', { dir: freshDir() }), () => child('plain-map', 'W2')),
+  );
+  record('W2', {
+    description: `${SIZES.W2_GETS} random gets over ${SIZES.W2_KEYS} keys`,
+    rxkv: median(reps.map(([r]) => r.opsPerSec)),
+    baseline: median(reps.map(([, b]) => b.opsPerSec)),
+    baselineName: 'plain-map',
+    ratio: median(reps.map(([r, b]) => r.opsPerSec / b.opsPerSec)),
+    unit: 'gets/s',
+    target: '>= 0.5',
+  });
+}
+
+// ---- W3: subscribers cost only when their key changes ----
+{
+  const reps = await repeat('W3', (rep) =>
+    both(
+      rep,
+      () => child('rxkv', 'W3', { dir: freshDir(), subscribers: true }),
+      () => child('rxkv', 'W3', { dir: freshDir(), subscribers: false }),
+    ),
+  );
+  record('W3', {
+    description: `${SIZES.W3_MERGES} merges with ${SIZES.W3_KEYS} per-key and 10 whole-table subscribers`,
+    rxkv: median(reps.map(([r]) => r.opsPerSec)),
+    baseline: median(reps.map(([, b]) => b.opsPerSec)),
+    baselineName: 'rxkv without subscribers',
+    ratio: median(reps.map(([r, b]) => r.opsPerSec / b.opsPerSec)),
+    unit: 'merges/s',
+    target: '>= 0.7',
+    extra: { deliveries: reps[0][0].deliveries },
+  });
+}
+
+// ---- W4, W5, M1: large tables ----
+{
+  progress(`building a ${SIZES.W5_ROWS}-record database (W5, M1) and ${SIZES.W4_LARGE} and ${SIZES.W4_SMALL} (W4)`);
+  const built = new Map();
+  const dataset = async (rows) => {
+    if (!built.has(rows)) {
+      const dir = freshDir();
+      await child('rxkv', 'build', { dir, rows });
+      await child('rocksdb-raw', 'compact', { dir });
+      built.set(rows, dir);
+    }
+    return built.get(rows);
+  };
+  const copy = async (rows) => {
+    const dir = freshDir();
+    cpSync(await dataset(rows), dir, { recursive: true });
+    return dir;
+  };
+  await dataset(SIZES.W5_ROWS);
+  await dataset(SIZES.W4_LARGE);
+  await dataset(SIZES.W4_SMALL);
+
+  const w5 = await repeat('W5 and M1', async (rep) => {
+    const rxkvLarge = await copy(SIZES.W5_ROWS);
+    return both(
+      rep,
+      () => child('rxkv', 'load', { dir: rxkvLarge, rows: SIZES.W5_ROWS }),
+      async () => ({
+        ...(await child('rocksdb-raw', 'load', { dir: await copy(SIZES.W5_ROWS) })),
+        ...(await child('plain-map', 'heap', { rows: SIZES.W5_ROWS })),
+      }),
+    );
+  });
+  record('W5', {
+    description: `open a database of ${SIZES.W5_ROWS} records until the first get is served`,
+    rxkv: median(w5.map(([r]) => r.loadSeconds)),
+    baseline: median(w5.map(([, b]) => b.loadSeconds)),
+    baselineName: 'rocksdb-raw (iterate, JSON.parse into a Map)',
+    ratio: median(w5.map(([r, b]) => r.loadSeconds / b.loadSeconds)),
+    unit: 's',
+    target: '<= 1.5',
+  });
+  record('M1', {
+    description: `heap held by ${SIZES.W5_ROWS} records after load`,
+    rxkv: median(w5.map(([r]) => r.heapBytes)),
+    baseline: median(w5.map(([, b]) => b.heapBytes)),
+    baselineName: 'plain-map holding the same parsed values',
+    ratio: median(w5.map(([r, b]) => r.heapBytes / b.heapBytes)),
+    unit: 'bytes',
+    target: '<= 2.0',
+  });
+
+  const w4 = await repeat('W4', async (rep) => {
+    // With equal sizes, the W5 child has already measured merges into the large table.
+    const large =
+      SIZES.W4_LARGE === SIZES.W5_ROWS ? w5[rep - 1][0] : await child('rxkv', 'load', { dir: await copy(SIZES.W4_LARGE), rows: SIZES.W4_LARGE });
+    const small = await child('rxkv', 'load', { dir: await copy(SIZES.W4_SMALL), rows: SIZES.W4_SMALL });
+    const plainLarge = await child('plain-map', 'merges', { rows: SIZES.W4_LARGE });
+    const plainSmall = await child('plain-map', 'merges', { rows: SIZES.W4_SMALL });
+    return {
+      rxkv: large.mergeMicros / small.mergeMicros,
+      plain: plainLarge.mergeMicros / plainSmall.mergeMicros,
+      large: large.mergeMicros,
+      small: small.mergeMicros,
+    };
+  });
+  record('W4', {
+    description: `time per merge, table of ${SIZES.W4_LARGE} records vs ${SIZES.W4_SMALL} (growth)`,
+    rxkv: median(w4.map((r) => r.rxkv)),
+    baseline: median(w4.map((r) => r.plain)),
+    baselineName: 'plain-map growth',
+    ratio: median(w4.map((r) => r.rxkv / r.plain)),
+    unit: 'x growth',
+    target: '<= 2.0',
+    extra: { mergeMicros: { large: median(w4.map((r) => r.large)), small: median(w4.map((r) => r.small)) } },
+  });
+}
+
+for (const id of ['W6', 'W7']) {
+  workloads[id] = {
+    rxkv: null,
+    baseline: null,
+    ratio: null,
+    unit: id === 'W6' ? 'ms (p99)' : 'ops/s',
+    target: id === 'W6' ? '< 5' : '>= 0.5',
+    met: false,
+    note: 'not measured yet: the sync server is not built',
+  };
+}
+
+rmSync(root, { recursive: true, force: true });
+
+// ---- report ----
+const format = (value, unit) => {
+  if (value === null || value === undefined) return '-';
+  if (unit === 'bytes') return `${(value / 1048576).toFixed(1)} MiB`;
+  if (unit.startsWith('ms') || unit === 's') return `${value.toFixed(3)} ${unit}`;
+  if (unit === 'x growth') return `${value.toFixed(2)}x`;
+  return `${Math.round(value).toLocaleString('en-US')} ${unit}`;
+};
+const lines = [];
+lines.push(`rxkv benchmark: ${REPS} repetitions, medians; node ${process.version}, ${cpus().length} cpus`);
+lines.push('');
+lines.push('| id | workload | rxkv | baseline | ratio | target | met |');
+lines.push('|---|---|---|---|---|---|---|');
+const ORDER = ['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W6', 'W7'];
+const ordered = ORDER.map((id) => [id, workloads[id]]);
+for (const [id, w] of ordered) {
+  const baseline = w.baseline === null ? w.baselineName ?? '-' : `${format(w.baseline, w.unit)} (${w.baselineName})`;
+  const ratio = w.ratio === null ? '-' : w.ratio.toFixed(2);
+  lines.push(`| ${id} | ${w.description ?? w.note} | ${format(w.rxkv, w.unit)} | ${baseline} | ${ratio} | ${w.target} | ${w.met ? 'yes' : 'no'} |`);
+}
+console.log(lines.join('\n'));
+
+const results = {
+  machine: { cpus: cpus().length, node: process.version },
+  sizes: SIZES,
+  reps: REPS,
+  seconds: (performance.now() - started) / 1000,
+  workloads: Object.fromEntries(
+    ordered.map(([id, { rxkv, baseline, ratio, unit, target, met, ...rest }]) => [id, { rxkv, baseline, ratio, unit, target, met, ...rest }]),
+  ),
+};
+writeFileSync(output, JSON.stringify(results, null, 2) + '\n');
+progress(`done in ${results.seconds.toFixed(0)} s; wrote ${output}`);

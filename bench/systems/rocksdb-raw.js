@@ -1,0 +1,138 @@
+// Baseline `rocksdb-raw`: the same `rocksdb` binding driven directly, through the same low-level
+// calls rxkv makes: a plain Map cache, the hand-written deep merge, values as JSON strings, group
+// commit (every op issued while a batch commits goes in the next batch), the same sync setting.
+import { createRequire } from 'node:module';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { SIZES, deepMerge, operations, percentile, runWindowed } from '../workload.js';
+
+const require = createRequire(import.meta.url);
+const rocksdb = require('rocksdb');
+const binding = require('rocksdb/binding.js');
+
+async function openRaw(dir) {
+  const db = rocksdb(dir);
+  await new Promise((resolve, reject) => db.open({ createIfMissing: true }, (error) => (error ? reject(error) : resolve())));
+  return db;
+}
+
+function closeRaw(db) {
+  return new Promise((resolve, reject) => db.close((error) => (error ? reject(error) : resolve())));
+}
+
+/** Group commit: ops wait while a batch is in flight, then all go in the next one. */
+class GroupCommitter {
+  constructor(db) {
+    this.db = db;
+    this.pending = [];
+    this.callbacks = [];
+    this.inFlight = false;
+    this.scheduled = false;
+  }
+
+  put(key, value) {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ type: 'put', key, value });
+      this.callbacks.push({ resolve, reject });
+      if (!this.inFlight && !this.scheduled) {
+        this.scheduled = true;
+        queueMicrotask(() => this.flush());
+      }
+    });
+  }
+
+  flush() {
+    this.scheduled = false;
+    if (this.inFlight || this.pending.length === 0) return;
+    const ops = this.pending;
+    const callbacks = this.callbacks;
+    this.pending = [];
+    this.callbacks = [];
+    this.inFlight = true;
+    binding.batch_do(this.db.context, ops, { sync: true }, (error) => {
+      this.inFlight = false;
+      for (const { resolve, reject } of callbacks) error ? reject(error) : resolve();
+      if (this.pending.length > 0 && !this.scheduled) {
+        this.scheduled = true;
+        queueMicrotask(() => this.flush());
+      }
+    });
+  }
+}
+
+export async function W1p({ dir }) {
+  const db = await openRaw(dir);
+  const cache = new Map();
+  const committer = new GroupCommitter(db);
+  const { keys, patches } = operations(SIZES.W1_OPS, SIZES.W1_KEYS);
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  const start = performance.now();
+  await runWindowed(SIZES.W1_OPS, SIZES.W1_WINDOW, (i) => {
+    const key = keys[i];
+    const value = deepMerge(cache.get(key), patches[i]);
+    cache.set(key, value);
+    return committer.put(key, JSON.stringify(value));
+  });
+  const seconds = (performance.now() - start) / 1000;
+  delay.disable();
+  await closeRaw(db);
+  return { opsPerSec: SIZES.W1_OPS / seconds, loopP99Ms: delay.percentile(99) / 1e6 };
+}
+
+export async function W1s({ dir }) {
+  const db = await openRaw(dir);
+  const cache = new Map();
+  const { keys, patches } = operations(SIZES.W1_SEQ_OPS, SIZES.W1_KEYS);
+  const latencies = new Array(SIZES.W1_SEQ_OPS);
+  for (let i = 0; i < SIZES.W1_SEQ_OPS; i++) {
+    const start = performance.now();
+    const value = deepMerge(cache.get(keys[i]), patches[i]);
+    cache.set(keys[i], value);
+    await new Promise((resolve, reject) =>
+      binding.batch_do(db.context, [{ type: 'put', key: keys[i], value: JSON.stringify(value) }], { sync: true }, (error) =>
+        error ? reject(error) : resolve(),
+      ),
+    );
+    latencies[i] = performance.now() - start;
+  }
+  await closeRaw(db);
+  latencies.sort((a, b) => a - b);
+  return { p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
+}
+
+/** W5 baseline: open, iterate every pair and JSON.parse each value into a Map. */
+export async function load({ dir }) {
+  const start = performance.now();
+  const db = await openRaw(dir);
+  const map = new Map();
+  const iterator = binding.iterator_init(db.context, {
+    keys: true,
+    values: true,
+    keyAsBuffer: false,
+    valueAsBuffer: false,
+    fillCache: false,
+    highWaterMark: 1 << 20,
+  });
+  await new Promise((resolve, reject) => {
+    const next = () =>
+      binding.iterator_next(iterator, (error, array, finished) => {
+        if (error) return reject(error);
+        for (let i = array.length - 1; i > 0; i -= 2) map.set(array[i], JSON.parse(array[i - 1]));
+        if (finished) binding.iterator_end(iterator, (endError) => (endError ? reject(endError) : resolve()));
+        else next();
+      });
+    next();
+  });
+  const loadSeconds = (performance.now() - start) / 1000;
+  const size = map.size;
+  await closeRaw(db);
+  return { loadSeconds, size };
+}
+
+/** Compacts a freshly built database, so that every reader opens it without replaying a WAL. */
+export async function compact({ dir }) {
+  const db = await openRaw(dir);
+  await new Promise((resolve, reject) => db.compactRange('\u0000', '\u00ff', (error) => (error ? reject(error) : resolve())));
+  await closeRaw(db);
+  return {};
+}

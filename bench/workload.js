@@ -1,0 +1,97 @@
+// The shared, seeded operation stream and records of BENCHMARKS.md: every system replays the
+// same choices, so their figures compare.
+
+const CITIES = ['Oslo', 'Bergen', 'Lyon', 'Porto', 'Kyoto', 'Quito', 'Accra', 'Perth'];
+
+/** mulberry32: small, fast, seeded. */
+export function random(seed) {
+  let state = seed >>> 0;
+  return () => {
+    let t = (state = (state + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function keyOf(i) {
+  return 'k' + String(i).padStart(8, '0');
+}
+
+/** A full record: { name, profile: { age, city, tags[3] }, counters: { a, b } }. */
+export function record(i) {
+  return {
+    name: `user ${i}`,
+    profile: { age: i % 97, city: CITIES[i % CITIES.length], tags: [`t${i % 5}`, `t${i % 7}`, `t${i % 11}`] },
+    counters: { a: i, b: 0 },
+  };
+}
+
+/**
+ * The merge operations: a small partial, `{ profile: { age } }` or `{ counters: { a } }`, into a
+ * random key. Returns parallel arrays so that generating them costs nothing while timed.
+ */
+export function operations(count, keys, seed = 1) {
+  const next = random(seed);
+  const opKeys = new Array(count);
+  const patches = new Array(count);
+  for (let i = 0; i < count; i++) {
+    opKeys[i] = keyOf(Math.floor(next() * keys));
+    patches[i] = next() < 0.5 ? { profile: { age: i } } : { counters: { a: i } };
+  }
+  return { keys: opKeys, patches };
+}
+
+/** The hand-written deep merge of the baselines (RFC 7396 semantics, no sharing or freezing). */
+export function deepMerge(target, patch) {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
+  const out = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...target } : {};
+  for (const member of Object.keys(patch)) {
+    const value = patch[member];
+    if (value === null) delete out[member];
+    else out[member] = deepMerge(out[member], value);
+  }
+  return out;
+}
+
+/** Runs `count` operations through `issue(i) -> Promise`, keeping `window` in flight. */
+export function runWindowed(count, window, issue) {
+  return new Promise((resolve, reject) => {
+    let issued = 0;
+    let done = 0;
+    const next = () => {
+      if (issued >= count) return;
+      const i = issued++;
+      issue(i).then(() => {
+        if (++done === count) resolve();
+        else next();
+      }, reject);
+    };
+    for (let i = 0; i < Math.min(window, count); i++) next();
+  });
+}
+
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+export function env(name, fallback) {
+  const value = process.env[name];
+  return value === undefined || value === '' ? fallback : Number(value);
+}
+
+export const SIZES = {
+  W1_OPS: env('W1_OPS', 100000),
+  W1_KEYS: env('W1_KEYS', 10000),
+  W1_WINDOW: env('W1_WINDOW', 1000),
+  W1_SEQ_OPS: env('W1_SEQ_OPS', 2000),
+  W2_KEYS: env('W2_KEYS', 100000),
+  W2_GETS: env('W2_GETS', 1000000),
+  W3_KEYS: env('W3_KEYS', 10000),
+  W3_MERGES: env('W3_MERGES', 50000),
+  W4_SMALL: env('W4_SMALL', 1000),
+  W4_LARGE: env('W4_LARGE', 1000000),
+  W4_MERGES: env('W4_MERGES', 20000),
+  W5_ROWS: env('W5_ROWS', 1000000),
+};
