@@ -24,13 +24,18 @@ export interface Change<T extends Json = Json> {
 }
 
 /** One record written by one commit, as the pipeline tracks it. */
-export interface Mutation {
-  readonly state: TableState;
-  readonly key: string;
-  readonly before: Entry | undefined;
-  readonly after: Entry | undefined;
-  /** The encoded record (undefined for a delete or in memory-only databases). */
-  readonly encoded: string | undefined;
+export class Mutation {
+  constructor(
+    readonly state: TableState,
+    readonly key: string,
+    readonly before: Entry | undefined,
+    readonly after: Entry | undefined,
+    /**
+     * The encoded record (undefined for a delete), until the pipeline hands it to storage: it is
+     * dropped then, so that a batch's strings die young instead of outliving a GC cycle.
+     */
+    public encoded: string | undefined,
+  ) {}
 }
 
 export function toChange(mutation: Mutation, seq: number, ts: number): Change {

@@ -1,7 +1,7 @@
 import type { Json } from '../json/types.js';
 import { jsonEqual } from '../json/equal.js';
-import type { Mutation } from './change.js';
-import { WorkingSet } from './working-set.js';
+import { Mutation } from './change.js';
+import { TransactionLayer } from './working-set.js';
 import { applyWrite, type ApplyContext, type WriteSpec } from './writes.js';
 import type { TableState } from './table-state.js';
 import { DELETE_SPEC } from './arguments.js';
@@ -45,9 +45,13 @@ export class WriteIntent extends Intent {
   }
 
   apply(context: ApplyContext): void {
-    const { mutation, result } = applyWrite(context, this.state, this.key, this.spec, this.ifVersion);
-    if (mutation !== null) this.mutations = [mutation];
-    this.result = result;
+    const mutation = applyWrite(context, this.state, this.key, this.spec, this.ifVersion);
+    if (mutation !== null) {
+      this.mutations = [mutation];
+      this.result = mutation.after?.value;
+    } else {
+      this.result = context.working.read(this.state, this.key)?.value;
+    }
   }
 }
 
@@ -78,14 +82,14 @@ export class MultiWriteIntent extends Intent {
 
 /** Writes of a multi-write intent, coalesced per record. */
 export class LayerWriter {
-  private readonly layer: WorkingSet;
+  private readonly layer: TransactionLayer;
   private readonly context: ApplyContext;
   private readonly touched = new Map<TableState, Map<string, { before: Mutation['before']; last: Mutation }>>();
   private open = true;
 
   constructor(outer: ApplyContext) {
-    this.layer = new WorkingSet(outer.working);
-    this.context = { ...outer, working: this.layer };
+    this.layer = new TransactionLayer(outer.working);
+    this.context = { working: this.layer, seq: outer.seq, ts: outer.ts, encode: outer.encode };
   }
 
   get isOpen(): boolean {
@@ -97,14 +101,13 @@ export class LayerWriter {
   }
 
   write(state: TableState, key: string, spec: WriteSpec, ifVersion: number | undefined): Json | undefined {
-    const { mutation, result } = applyWrite(this.context, state, key, spec, ifVersion);
-    if (mutation !== null) {
-      let table = this.touched.get(state);
-      if (table === undefined) this.touched.set(state, (table = new Map()));
-      const seen = table.get(key);
-      table.set(key, { before: seen === undefined ? mutation.before : seen.before, last: mutation });
-    }
-    return result;
+    const mutation = applyWrite(this.context, state, key, spec, ifVersion);
+    if (mutation === null) return this.layer.read(state, key)?.value;
+    let table = this.touched.get(state);
+    if (table === undefined) this.touched.set(state, (table = new Map()));
+    const seen = table.get(key);
+    table.set(key, { before: seen === undefined ? mutation.before : seen.before, last: mutation });
+    return mutation.after?.value;
   }
 
   /** Deletes every record of the table; returns how many there were. */
@@ -129,7 +132,7 @@ export class LayerWriter {
           this.layer.write(state, key, before); // changed and changed back: no change at all
           continue;
         }
-        mutations.push(before === last.before ? last : { state, key, before, after, encoded: last.encoded });
+        mutations.push(before === last.before ? last : new Mutation(state, key, before, after, last.encoded));
       }
     }
     this.layer.fold();

@@ -4,7 +4,8 @@ import type { Mutation } from './change.js';
 import { ChangeDispatcher } from './dispatch.js';
 import type { Entry } from './entry.js';
 import { OrderedKeys } from './ordered-keys.js';
-import { Snapshot, type Replaced } from './snapshot.js';
+import { recordKey } from '../storage/codec.js';
+import { Snapshot } from './snapshot.js';
 
 /**
  * A `BehaviorSubject` that only the database can push to: `next()` from outside throws, so
@@ -35,6 +36,10 @@ export class TableState {
   readonly keys: OrderedKeys;
   readonly state$: StateSubject<Snapshot>;
   readonly dispatcher = new ChangeDispatcher();
+  /** Where its records live in storage: this prefix and the key. */
+  readonly storagePrefix: string;
+  /** The writes of the batch being applied (see BatchState), null between apply phases. */
+  pending: Map<string, Entry> | null = null;
 
   constructor(
     readonly name: string,
@@ -44,6 +49,7 @@ export class TableState {
   ) {
     this.entries = entries;
     this.keys = keys;
+    this.storagePrefix = recordKey(name, '');
     this.state$ = new StateSubject(new Snapshot(this, seq));
   }
 
@@ -55,12 +61,10 @@ export class TableState {
     return this.state$.value;
   }
 
-  /** Applies a committed batch's mutations of this table; returns the snapshot replaced. */
-  apply(mutations: readonly Mutation[], seq: number): Snapshot {
-    const replaced: Replaced[] = new Array(mutations.length);
+  /** Applies a committed batch's mutations of this table, superseding the current snapshot. */
+  apply(mutations: readonly Mutation[], seq: number): void {
     for (let i = 0; i < mutations.length; i++) {
       const { key, before, after } = mutations[i]!;
-      replaced[i] = { key, before };
       if (after === undefined) {
         this.entries.delete(key);
         this.keys.remove(key);
@@ -69,11 +73,9 @@ export class TableState {
         this.entries.set(key, after);
       }
     }
-    const previous = this.head;
     const next = new Snapshot(this, seq);
-    previous.supersede(replaced, next);
+    this.head.supersede(mutations, next);
     this.nextHead = next;
-    return previous;
   }
 
   /** The snapshot made by the last `apply`, until published. */

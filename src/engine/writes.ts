@@ -5,10 +5,10 @@ import { mergePatch } from '../json/merge.js';
 import { jsonEqual } from '../json/equal.js';
 import { hasOwn, isJsonObject, setMember } from '../json/object.js';
 import { assertJson } from '../json/validate.js';
-import type { Mutation } from './change.js';
+import { Mutation } from './change.js';
 import { Entry } from './entry.js';
 import type { TableState } from './table-state.js';
-import type { WorkingSet } from './working-set.js';
+import type { WorkingState } from './working-set.js';
 
 /** An Immer recipe: mutate the draft, or return a replacement value. */
 export type Recipe<T = Json> = (draft: T) => T | void | undefined;
@@ -21,10 +21,13 @@ export type WriteSpec =
   | { readonly verb: 'increment'; readonly path: readonly string[]; readonly by: number }
   | { readonly verb: 'produce'; readonly recipe: Recipe };
 
-/** Where a batch is being applied: its working state, and the seq and time of the commit. */
+/**
+ * Where a batch is being applied: its working state, and the seq and time of the commit. One
+ * object serves a whole batch; the pipeline sets `seq` before each intent.
+ */
 export interface ApplyContext {
-  readonly working: WorkingSet;
-  readonly seq: number;
+  readonly working: WorkingState;
+  seq: number;
   readonly ts: number;
   /** Encodes a record for storage; throws `VALUE_TOO_LARGE`. */
   readonly encode: (entry: Entry) => string;
@@ -33,9 +36,9 @@ export interface ApplyContext {
 const UNCHANGED = Symbol('unchanged');
 
 /**
- * Applies one write of one record to the working state. Returns the mutation (null when the
- * write changes nothing) and the resulting value; throws an `RxkvError` (conflict, not a
- * number, too large) without touching the working state.
+ * Applies one write of one record to the working state. Returns the mutation, or null when the
+ * write changes nothing (the record as it stands is then the result); throws an `RxkvError`
+ * (conflict, not a number, too large) without touching the working state.
  */
 export function applyWrite(
   context: ApplyContext,
@@ -43,7 +46,7 @@ export function applyWrite(
   key: string,
   spec: WriteSpec,
   ifVersion: number | undefined,
-): { mutation: Mutation | null; result: Json | undefined } {
+): Mutation | null {
   const before = context.working.read(state, key);
   if (ifVersion !== undefined && (before?.version ?? 0) !== ifVersion) {
     throw new RxkvError(
@@ -52,13 +55,11 @@ export function applyWrite(
     );
   }
   const next = nextValue(spec, before?.value);
-  if (next === UNCHANGED || (next === undefined && before === undefined)) {
-    return { mutation: null, result: before?.value };
-  }
+  if (next === UNCHANGED || (next === undefined && before === undefined)) return null;
   const after = next === undefined ? undefined : new Entry(next, before?.created ?? context.ts, context.ts, context.seq);
   const encoded = after === undefined ? undefined : context.encode(after);
   context.working.write(state, key, after);
-  return { mutation: { state, key, before, after, encoded }, result: next };
+  return new Mutation(state, key, before, after, encoded);
 }
 
 function nextValue(spec: WriteSpec, current: Json | undefined): Json | undefined | typeof UNCHANGED {

@@ -13,7 +13,61 @@ export const MAX_DEPTH = 256;
  * `maxBytes` (a lower bound is counted here; the exact size is checked when the record is encoded).
  */
 export function toFrozenJson(input: unknown, maxBytes: number, subject = 'value'): Json {
+  budget = maxBytes;
+  try {
+    return quickCopy(input, 0);
+  } catch (error) {
+    if (error !== BAIL) throw error;
+  }
+  // Something unusual: the careful copier names the problem and where it is (or copies it).
   return new Copier(maxBytes, subject).start(input);
+}
+
+/** Thrown by `quickCopy` to hand over to the careful copier. */
+const BAIL = new Error('bail');
+let budget = 0;
+
+/**
+ * The common case, kept lean because every write pays it: plain objects, arrays and scalars,
+ * no path kept, no message built. Anything else bails out.
+ */
+function quickCopy(value: unknown, depth: number): Json {
+  switch (typeof value) {
+    case 'string':
+      if ((budget -= value.length + 2) < 0) throw BAIL;
+      return value;
+    case 'number':
+      if (!Number.isFinite(value)) throw BAIL;
+      budget -= 1;
+      return value;
+    case 'boolean':
+      budget -= 4;
+      return value;
+    case 'object': {
+      if (value === null) return null;
+      if (depth >= MAX_DEPTH) throw BAIL;
+      if (Array.isArray(value)) {
+        if (Object.getPrototypeOf(value) !== Array.prototype) throw BAIL;
+        const length = value.length;
+        const out = new Array<Json>(length);
+        for (let i = 0; i < length; i++) {
+          if (!(i in value)) throw BAIL;
+          out[i] = quickCopy(value[i], depth + 1);
+        }
+        return Object.freeze(out) as Json[];
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) throw BAIL;
+      const out: Record<string, Json> = {};
+      for (const member of Object.keys(value)) {
+        if (member === '__proto__' || (budget -= member.length + 3) < 0) throw BAIL;
+        out[member] = quickCopy((value as Record<string, unknown>)[member], depth + 1);
+      }
+      return Object.freeze(out);
+    }
+    default:
+      throw BAIL;
+  }
 }
 
 class Copier {

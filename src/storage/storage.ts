@@ -1,12 +1,5 @@
 import type { Entry } from '../engine/entry.js';
 
-/** One operation of a write batch, in the shape the RocksDB binding takes. */
-export interface BatchOp {
-  type: 'put' | 'del';
-  key: string;
-  value?: string;
-}
-
 /** What opening finds on disk: every table's entries in key order, and the last commit's seq. */
 export interface Loaded {
   seq: number;
@@ -14,12 +7,19 @@ export interface Loaded {
 }
 
 /**
- * Where commits go. One write is one atomic batch; `done` is called once it is as durable as
- * the database's durability mode promises.
+ * One commit's writes, built up in place and written atomically; `done` is called once the
+ * batch is as durable as the database's durability mode promises.
  */
+export interface StorageBatch {
+  put(key: string, value: string): void;
+  del(key: string): void;
+  write(done: (error: Error | null) => void): void;
+}
+
+/** Where commits go. */
 export interface Storage {
   load(): Promise<Loaded>;
-  write(ops: BatchOp[], done: (error: Error | null) => void): void;
+  batch(): StorageBatch;
   close(): Promise<void>;
 }
 
@@ -29,9 +29,17 @@ export class MemoryStorage implements Storage {
     return { seq: 0, tables: new Map() };
   }
 
-  write(_ops: BatchOp[], done: (error: Error | null) => void): void {
-    done(null);
+  batch(): StorageBatch {
+    return NOTHING_TO_WRITE;
   }
 
   async close(): Promise<void> {}
 }
+
+const NOTHING_TO_WRITE: StorageBatch = {
+  put() {},
+  del() {},
+  write(done) {
+    done(null);
+  },
+};
