@@ -2,7 +2,7 @@ import type { Observable } from 'rxjs';
 import type { Json, MergePatch } from './json/types.js';
 import type { Change } from './engine/change.js';
 import type { RecordMeta } from './engine/entry.js';
-import { MultiWriteIntent, WriteIntent } from './engine/intent.js';
+import { MultiWriteIntent, WriteIntent, captureSettlers, settlers } from './engine/intent.js';
 import type { Snapshot, RangeOptions } from './engine/snapshot.js';
 import type { StateSubject, TableState } from './engine/table-state.js';
 import type { Recipe, WriteSpec } from './engine/writes.js';
@@ -152,8 +152,8 @@ export class Table<T extends Json = Json> {
   }
 
   private submit(key: string, spec: WriteSpec, ifVersion: number | undefined): Promise<T | undefined> {
-    return new Promise((resolve, reject) => {
-      this.core.pipeline.submit(new WriteIntent(resolve as (result: never) => void, reject, this.state, key, spec, ifVersion));
-    });
+    const promise = new Promise<T | undefined>(captureSettlers as never);
+    this.core.pipeline.submit(new WriteIntent(settlers.resolve, settlers.reject, this.state, key, spec, ifVersion));
+    return promise;
   }
 }

@@ -36,9 +36,12 @@ export class Mutation {
      */
     public encoded: string | undefined,
   ) {}
+
+  /** The seq of the commit that wrote it, set when its batch is sealed. */
+  seq = 0;
 }
 
-export function toChange(mutation: Mutation, seq: number, ts: number): Change {
+export function toChange(mutation: Mutation, ts: number): Change {
   const { before, after } = mutation;
   const previous = before?.value;
   const value = after?.value;
@@ -49,7 +52,7 @@ export function toChange(mutation: Mutation, seq: number, ts: number): Change {
     value,
     previous,
     patch: diff(previous, value),
-    seq,
+    seq: mutation.seq,
     ts,
   };
 }

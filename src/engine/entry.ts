@@ -17,5 +17,10 @@ export class Entry implements RecordMeta {
     readonly created: number,
     readonly updated: number,
     readonly version: number,
+    /**
+     * `created` as decimal text, kept once a write has encoded it and handed on to the record's
+     * later versions: converting a millisecond timestamp costs more than the rest of the header.
+     */
+    public createdText: string | undefined = undefined,
   ) {}
 }

@@ -1,27 +1,49 @@
 import { Subject } from 'rxjs';
 import { ErrorCode, RxkvError } from '../errors.js';
 import { encodeEntry, SEQ_KEY } from '../storage/codec.js';
-import type { Storage } from '../storage/storage.js';
-import { toChange, type Change, type Mutation } from './change.js';
+import type { Storage, StorageBatch } from '../storage/storage.js';
+import { Mutation, toChange, type Change } from './change.js';
 import type { Entry } from './entry.js';
 import type { Intent } from './intent.js';
 import type { TableState } from './table-state.js';
 import { BatchState } from './working-set.js';
 import type { ApplyContext } from './writes.js';
 
+/** A batch applied and encoded, waiting for its write or in it. */
+interface Commit {
+  readonly intents: Intent[];
+  /** What its intents wrote, in order. */
+  readonly mutations: Mutation[];
+  readonly seq: number;
+  readonly ts: number;
+  /** Its storage batch, or null when it writes nothing (all no-ops or rejections). */
+  readonly writes: StorageBatch | null;
+}
+
+/**
+ * The most intents in one batch. A cap lets the next batch be applied while the previous one
+ * syncs even when every writer is waiting (a full window of writes would otherwise all sit in
+ * the one batch in flight), and keeps each task of the event loop short.
+ */
+const MAX_BATCH = 512;
+
 /**
  * The write pipeline: group commit.
  *
- * Intents queue up while the previous commit is in flight (or within the same tick). Then the
- * whole queue becomes one batch: applied in call order to the committed state, encoded into one
- * RocksDB batch written with one sync, and, once that is durable, published: each touched
- * table's snapshot is replaced and its `state$` emits once, the change events follow in order,
- * and the promises settle in call order. Nothing is visible before it is durable; a failed
- * commit leaves memory as it was and stops the pipeline (fail-stop: a failed sync cannot be
- * retried safely).
+ * Intents queue up while the commit ahead of them is in flight (or within the same tick). Then
+ * the queue (up to MAX_BATCH intents) becomes one batch: applied in call order to the state every
+ * earlier batch left, encoded into one RocksDB batch, written with one sync, and, once durable,
+ * published: each touched table's snapshot is replaced and its `state$` emits once, the change
+ * events follow in order, and the promises settle in call order. Nothing is visible before it is
+ * durable.
  *
- * One commit at a time: the binding runs each batch write on any thread of libuv's pool, so two
- * in flight could reach the WAL in either order, and an older value of a key could win on disk.
+ * Storage writes are strictly serial: the binding runs each on any thread of libuv's pool, so two
+ * in flight could reach the WAL in either order and an older value of a key could win on disk.
+ * What overlaps is the work around them: while one batch syncs, the next is applied and encoded
+ * (prepared), and its write starts the moment the first one returns.
+ *
+ * A failed commit leaves memory as it was, rejects its batch, the prepared one (built on it) and
+ * everything queued, and stops the pipeline (fail-stop: a failed sync cannot be retried safely).
  */
 export class Pipeline {
   /** The seq of the last published commit. */
@@ -33,7 +55,10 @@ export class Pipeline {
 
   private queue: Intent[] = [];
   private readonly working = new BatchState();
-  private inFlight = false;
+  /** The seq of the last applied batch, published or not. */
+  private appliedSeq: number;
+  private writing: Commit | null = null;
+  private prepared: Commit | null = null;
   private scheduled = false;
   private failure: RxkvError | null = null;
   private idle: (() => void)[] = [];
@@ -45,6 +70,7 @@ export class Pipeline {
     maxValueBytes: number,
   ) {
     this.seq = seq;
+    this.appliedSeq = seq;
     this.encode = (entry) => encodeEntry(entry, maxValueBytes);
   }
 
@@ -59,12 +85,16 @@ export class Pipeline {
 
   /** Resolves once every intent submitted so far has settled. */
   drain(): Promise<void> {
-    if (!this.inFlight && this.queue.length === 0 && !this.scheduled) return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
+  private isIdle(): boolean {
+    return this.writing === null && this.prepared === null && this.queue.length === 0 && !this.scheduled;
+  }
+
   private schedule(): void {
-    if (this.scheduled || this.inFlight) return;
+    if (this.scheduled || this.prepared !== null) return;
     this.scheduled = true;
     queueMicrotask(this.runFlush);
   }
@@ -74,113 +104,152 @@ export class Pipeline {
     this.flush();
   };
 
+  /** Applies the queue as the next batch: written at once if storage is free, else prepared. */
   private flush(): void {
-    if (this.queue.length === 0) {
-      const idle = this.idle;
-      this.idle = [];
-      for (const resolve of idle) resolve();
+    if (this.queue.length === 0 || this.prepared !== null || this.failure !== null) {
+      if (this.isIdle()) this.notifyIdle();
       return;
     }
-    const batch = this.queue;
-    this.queue = [];
+    const commit = this.apply();
+    if (this.writing === null) this.write(commit);
+    else this.prepared = commit;
+    // What the cap left in the queue can be prepared while this batch is written.
+    if (this.queue.length > 0) this.scheduleTask();
+  }
+
+  private apply(): Commit {
+    const intents = this.queue.length <= MAX_BATCH ? this.queue : this.queue.slice(0, MAX_BATCH);
+    this.queue = this.queue.length <= MAX_BATCH ? [] : this.queue.slice(MAX_BATCH);
     const ts = Date.now();
-    const working = this.working;
-    const context: ApplyContext = { working, seq: 0, ts, encode: this.encode };
-    const writes = this.storage.batch();
-    let seq = this.seq;
-    let written = false;
-    for (let i = 0; i < batch.length; i++) {
-      const intent = batch[i]!;
+    const context: ApplyContext = { working: this.working, seq: 0, ts, encode: this.encode };
+    const mutations: Mutation[] = [];
+    let writes: StorageBatch | null = null;
+    let seq = this.appliedSeq;
+    for (let i = 0; i < intents.length; i++) {
+      const intent = intents[i]!;
       context.seq = seq + 1;
+      let written: Mutation | readonly Mutation[] | null;
       try {
-        intent.apply(context);
+        written = intent.apply(context);
       } catch (error) {
         intent.failed = true;
         intent.error = error;
         continue;
       }
-      const mutations = intent.mutations;
-      if (mutations.length === 0) continue;
-      intent.seq = ++seq;
-      written = true;
-      for (let j = 0; j < mutations.length; j++) {
-        const mutation = mutations[j]!;
-        const key = mutation.state.storagePrefix + mutation.key;
-        if (mutation.after === undefined) writes.del(key);
-        else writes.put(key, mutation.encoded!);
-        mutation.encoded = undefined;
+      if (written === null) continue;
+      seq += 1;
+      writes ??= this.storage.batch();
+      if (written instanceof Mutation) {
+        this.stage(writes, written, seq);
+        mutations.push(written);
+      } else {
+        for (let j = 0; j < written.length; j++) {
+          this.stage(writes, written[j]!, seq);
+          mutations.push(written[j]!);
+        }
       }
     }
-    working.seal();
-    if (!written) {
-      this.publish(batch, this.seq, ts);
-      this.schedule();
+    if (writes !== null) writes.put(SEQ_KEY, String(seq));
+    this.appliedSeq = seq;
+    return { intents, mutations, seq, ts, writes };
+  }
+
+  private stage(writes: StorageBatch, mutation: Mutation, seq: number): void {
+    mutation.seq = seq;
+    const key = mutation.state.storagePrefix + mutation.key;
+    if (mutation.after === undefined) writes.del(key);
+    else writes.put(key, mutation.encoded!);
+    mutation.encoded = undefined; // handed over: let the string die young
+  }
+
+  private write(commit: Commit): void {
+    this.writing = commit;
+    if (commit.writes === null) {
+      this.written(commit, null);
       return;
     }
-    writes.put(SEQ_KEY, String(seq));
-    this.inFlight = true;
-    writes.write((error) => {
-      this.inFlight = false;
-      if (error) this.stop(batch, error);
-      else this.publish(batch, seq, ts);
-      this.afterCommit();
-    });
+    commit.writes.write((error) => this.written(commit, error));
+  }
+
+  private written(commit: Commit, error: Error | null): void {
+    this.writing = null;
+    if (error !== null) {
+      this.stop(commit, error);
+      return;
+    }
+    // Keep the disk busy: the prepared batch goes to storage before this one is published.
+    const prepared = this.prepared;
+    this.prepared = null;
+    if (prepared !== null) this.write(prepared);
+    this.publish(commit);
+    this.scheduleTask();
   }
 
   /**
-   * The next batch is applied in a task of its own, not in the microtasks of this one: the
-   * callbacks of the batch just published and the apply phase of the next then run as two
+   * Schedules `flush` in a task of its own, not in the microtasks of this one: after a commit,
+   * the callbacks of the batch just published and the apply phase of the next then run as two
    * shorter tasks, which shortens the event loop's longest stall under load.
    */
-  private afterCommit(): void {
+  private scheduleTask(): void {
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(this.runFlush);
   }
 
-  private publish(batch: Intent[], seq: number, ts: number): void {
+  private notifyIdle(): void {
+    const idle = this.idle;
+    this.idle = [];
+    for (const resolve of idle) resolve();
+  }
+
+  private publish({ intents, mutations, seq, ts }: Commit): void {
     this.seq = seq;
     const touched = new Map<TableState, Mutation[]>();
-    for (const intent of batch) {
-      for (const mutation of intent.mutations) {
-        const list = touched.get(mutation.state);
-        if (list === undefined) touched.set(mutation.state, [mutation]);
-        else list.push(mutation);
-      }
+    for (let i = 0; i < mutations.length; i++) {
+      const mutation = mutations[i]!;
+      this.working.published(mutation.state, mutation.key, mutation.after);
+      const list = touched.get(mutation.state);
+      if (list === undefined) touched.set(mutation.state, [mutation]);
+      else list.push(mutation);
     }
-    for (const [state, mutations] of touched) state.apply(mutations, seq);
+    for (const [state, list] of touched) state.apply(list, seq);
     for (const state of touched.keys()) state.publish();
     // Events are built only for changes someone receives.
     const everything = this.changes$.observed;
-    for (const intent of batch) {
-      for (const mutation of intent.mutations) {
-        const { dispatcher } = mutation.state;
-        if (!everything && !dispatcher.wants(mutation.key)) continue;
-        const change = toChange(mutation, intent.seq, ts);
-        dispatcher.deliver(change);
-        if (everything) this.changes$.next(change);
-      }
+    for (let i = 0; i < mutations.length; i++) {
+      const mutation = mutations[i]!;
+      const { dispatcher } = mutation.state;
+      if (!everything && !dispatcher.wants(mutation.key)) continue;
+      const change = toChange(mutation, ts);
+      dispatcher.deliver(change);
+      if (everything) this.changes$.next(change);
     }
-    for (const intent of batch) {
+    for (const intent of intents) {
       if (intent.failed) intent.reject(intent.error);
       else intent.resolve(intent.result as never);
     }
   }
 
   /**
-   * A commit failed: reject its batch and everything queued, and accept no more writes.
+   * A commit failed: reject its batch, the prepared one and everything queued, forget what they
+   * wrote, and accept no more writes.
    */
-  private stop(batch: Intent[], cause: Error): void {
+  private stop(commit: Commit, cause: Error): void {
     this.failure = new RxkvError(
       ErrorCode.COMMIT_FAILED,
       `A commit failed (${cause.message}): its writes were not acknowledged and may or may not be found after a restart. The database accepts no more writes; reopen it.`,
       { cause },
     );
-    this.reject(batch, this.failure);
+    this.working.clear();
+    this.reject(commit.intents, this.failure);
+    const stopped = this.stoppedError();
+    if (this.prepared !== null) this.reject(this.prepared.intents, stopped);
+    this.prepared = null;
     const queued = this.queue;
     this.queue = [];
-    this.reject(queued, this.stoppedError());
+    this.reject(queued, stopped);
     this.errors$.next(this.failure);
+    this.notifyIdle();
   }
 
   private reject(intents: Intent[], error: RxkvError): void {

@@ -9,17 +9,17 @@ export interface WorkingState {
   presentKeys(state: TableState): string[];
 }
 
-/** Marks a record deleted by the batch, so that one map lookup answers a read. */
+/** Marks a record deleted by a batch not yet published, so that one map lookup answers a read. */
 const ABSENT = new Entry(null, 0, 0, -1);
 
 /**
- * The working state of the batch being applied. Its writes live on each touched table
- * (`TableState.pending`) for the time of the apply phase, so that a read is one lookup there and
- * one in the committed map; `seal()` drops them once the batch is encoded (the next batch is
- * applied only after this one is published, on the committed state).
+ * The working state of the batches applied but not yet published: the newest version of every
+ * record they wrote lives on its table (`TableState.pending`), so that a read is one lookup there
+ * and one in the committed map. Publishing a batch drops the versions it wrote, unless a later
+ * batch has written a newer one since.
  */
 export class BatchState implements WorkingState {
-  private touched: TableState[] = [];
+  private readonly touched = new Set<TableState>();
 
   read(state: TableState, key: string): Entry | undefined {
     const pending = state.pending;
@@ -34,7 +34,7 @@ export class BatchState implements WorkingState {
     let pending = state.pending;
     if (pending === null) {
       pending = state.pending = new Map();
-      this.touched.push(state);
+      this.touched.add(state);
     }
     pending.set(key, entry ?? ABSENT);
   }
@@ -50,9 +50,16 @@ export class BatchState implements WorkingState {
     return [...keys];
   }
 
-  seal(): void {
+  /** A write was published: the committed map holds it now, unless a newer one is pending. */
+  published(state: TableState, key: string, entry: Entry | undefined): void {
+    const pending = state.pending!;
+    if (pending.get(key) === (entry ?? ABSENT)) pending.delete(key);
+  }
+
+  /** Forgets every unpublished write (after a failed commit). */
+  clear(): void {
     for (const state of this.touched) state.pending = null;
-    this.touched = [];
+    this.touched.clear();
   }
 }
 

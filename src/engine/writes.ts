@@ -56,7 +56,12 @@ export function applyWrite(
   }
   const next = nextValue(spec, before?.value);
   if (next === UNCHANGED || (next === undefined && before === undefined)) return null;
-  const after = next === undefined ? undefined : new Entry(next, before?.created ?? context.ts, context.ts, context.seq);
+  const after =
+    next === undefined
+      ? undefined
+      : before === undefined
+        ? new Entry(next, context.ts, context.ts, context.seq)
+        : new Entry(next, before.created, context.ts, context.seq, before.createdText);
   const encoded = after === undefined ? undefined : context.encode(after);
   context.working.write(state, key, after);
   return new Mutation(state, key, before, after, encoded);

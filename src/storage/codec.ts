@@ -26,16 +26,17 @@ export function encodeEntry(entry: Entry, maxBytes: number): string {
       `The record would be larger than maxValueBytes (${maxBytes} bytes of JSON): split it over several records, or raise maxValueBytes in open().`,
     );
   }
-  return '[' + entry.version + ',' + timeText(entry.created) + ',' + timeText(entry.updated) + ',' + json + ']';
+  const created = (entry.createdText ??= timeText(entry.created));
+  return '[' + entry.version + ',' + created + ',' + timeText(entry.updated) + ',' + json + ']';
 }
 
 let lastTime = -1;
 let lastTimeText = '';
 
 /**
- * A millisecond timestamp as decimal text. Converting a double this large costs about 140 ns,
- * twice a record: every record of a batch shares the batch's time, so the last one is kept, and
- * the others are converted as two small integers (about 30 ns).
+ * A millisecond timestamp as decimal text. Converting a double this large costs about 140 ns:
+ * every record of a batch shares the batch's time, so the last one is kept, and the others are
+ * converted as two small integers (about 30 ns).
  */
 function timeText(time: number): string {
   if (time === lastTime) return lastTimeText;
