@@ -64,6 +64,36 @@ describe('Change events', () => {
     expect(seen).toEqual(['a']);
   });
 
+  it('should deliver to a { key } subscriber only the changes of that record', async () => {
+    const t = db.table('t');
+    const seen: string[] = [];
+    const subscription = t.changes({ key: 'b' }).subscribe((change) => seen.push(`${change.key}:${change.op}`));
+    await Promise.all([t.put('a', 1), t.put('b', 1), t.put('c', 1)]);
+    await t.delete('b');
+    await db.table('other').put('b', 1);
+    subscription.unsubscribe();
+    await t.put('b', 2);
+    expect(seen).toEqual(['b:new', 'b:delete']);
+  });
+
+  it('should let a subscriber that subscribes during a delivery see only later changes', async () => {
+    const t = db.table('t');
+    const late: number[] = [];
+    const first = t.changes({ key: 'k' }).subscribe(() => {
+      first.unsubscribe();
+      t.changes({ key: 'k' }).subscribe((change) => late.push(change.value as number));
+    });
+    await t.put('k', 1);
+    await t.put('k', 2);
+    expect(late).toEqual([2]);
+  });
+
+  it('should refuse an unknown filter or a bad key with INVALID_ARGUMENT or INVALID_KEY', () => {
+    const t = db.table('t');
+    expect(() => t.changes({ nope: 1 } as never)).toThrowMatching((error) => error.code === 'INVALID_ARGUMENT');
+    expect(() => t.changes({ key: '' })).toThrowMatching((error) => error.code === 'INVALID_KEY');
+  });
+
   it('should keep delivering to other subscribers when one throws', async () => {
     const t = db.table('t');
     const seen: string[] = [];

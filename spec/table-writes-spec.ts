@@ -228,6 +228,21 @@ for (const durability of DURABILITIES) {
         expect(new Set(seqs).size).toBe(50);
       });
 
+      it('should keep call order across batches when more writes are queued than one batch holds', async () => {
+        const t = db.table('t');
+        const settled: number[] = [];
+        const writes = Array.from({ length: 2000 }, (_, i) => t.merge(`k${i % 7}`, { n: i }).then(() => settled.push(i)));
+        await Promise.all(writes);
+        expect(settled).toEqual(Array.from({ length: 2000 }, (_, i) => i));
+        for (let k = 0; k < 7; k++) {
+          const last = Math.max(...Array.from({ length: 2000 }, (_, i) => i).filter((i) => i % 7 === k));
+          expect(t.get(`k${k}`)).toEqual({ n: last });
+        }
+        const seqs = changes.map((c) => c.seq);
+        expect(seqs.length).toBe(2000);
+        for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBe(seqs[i - 1]! + 1);
+      });
+
       it('should give every commit a strictly increasing seq, database-wide', async () => {
         await db.table('a').put('k', 1);
         const first = db.seq;

@@ -23,7 +23,9 @@ export function mergePatch(target: Json | undefined, patch: Json): Json {
 function mergeObject(target: JsonObject, patch: JsonObject): JsonObject {
   let out: JsonObject | undefined;
   let removed: string[] | undefined;
-  for (const member of Object.keys(patch)) {
+  // for-in: no key array to allocate (a patch is a frozen plain object of our own making).
+  for (const member in patch) {
+    if (!hasOwn(patch, member)) continue;
     const change = patch[member]!;
     const present = hasOwn(target, member);
     if (change === null) {

@@ -59,7 +59,9 @@ function quickCopy(value: unknown, depth: number): Json {
       const proto = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null) throw BAIL;
       const out: Record<string, Json> = {};
-      for (const member of Object.keys(value)) {
+      // for-in walks the enum cache without allocating the array Object.keys would.
+      for (const member in value) {
+        if (!hasOwn(value, member)) continue;
         if (member === '__proto__' || (budget -= member.length + 3) < 0) throw BAIL;
         out[member] = quickCopy((value as Record<string, unknown>)[member], depth + 1);
       }

@@ -1,0 +1,51 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { removeTempDirs, tempDir } from './helpers/temp.js';
+
+const run = promisify(execFile);
+const BENCH = fileURLToPath(new URL('../../bench/run.js', import.meta.url));
+
+/** Tiny sizes: this spec keeps the benchmark from rotting; it asserts no timings. */
+const TINY = {
+  BENCH_REPS: '1',
+  W1_OPS: '300',
+  W1_KEYS: '50',
+  W1_WINDOW: '100',
+  W1_SEQ_OPS: '20',
+  W2_KEYS: '200',
+  W2_GETS: '2000',
+  W3_KEYS: '50',
+  W3_MERGES: '300',
+  W4_SMALL: '50',
+  W4_LARGE: '500',
+  W4_MERGES: '100',
+  W5_ROWS: '500',
+};
+
+describe('npm run bench', () => {
+  afterEach(removeTempDirs);
+
+  it('should measure every workload beside its baseline and write results.json in the documented schema', async () => {
+    const results = join(tempDir('rxkv-bench-spec'), 'results.json');
+    const { stdout, stderr } = await run(process.execPath, [BENCH], { env: { ...process.env, ...TINY, BENCH_RESULTS: results } });
+    expect(stderr).toContain('[bench] W1p: repetition 1 of 1');
+    const json = JSON.parse(readFileSync(results, 'utf8'));
+    expect(json.machine).toEqual({ cpus: jasmine.any(Number), node: process.version });
+    expect(Object.keys(json.workloads)).toEqual(['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W6', 'W7']);
+    for (const id of ['W1p', 'W1s', 'W2', 'W3', 'W4', 'W5', 'M1']) {
+      const w = json.workloads[id];
+      expect(w.rxkv).withContext(id).toBeGreaterThan(0);
+      expect(w.baseline).withContext(id).toBeGreaterThan(0);
+      expect(w.ratio).withContext(id).toBeCloseTo(w.ratio, 6);
+      const [op, bound] = w.target.split(' ');
+      expect(w.met).withContext(id).toBe(op === '>=' ? w.ratio >= Number(bound) : w.ratio <= Number(bound));
+      expect(stdout).toContain(`| ${id} |`);
+    }
+    expect(json.workloads.W1e.rxkv).toBeGreaterThan(0);
+    expect(json.workloads.W1e.met).toBe(json.workloads.W1e.rxkv <= 10);
+    expect(json.workloads.W3.deliveries).toBe(300 + 10 * 300);
+  }, 120_000);
+});
