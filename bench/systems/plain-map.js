@@ -1,6 +1,6 @@
 // Baseline `plain-map`: a bare Map with the hand-written deep merge and no persistence, the
 // in-memory ceiling.
-import { SIZES, deepMerge, keyOf, operations, random, record } from '../workload.js';
+import { GET_PASSES, SIZES, timeGets, deepMerge, keyOf, operations, random, record } from '../workload.js';
 
 function fill(count) {
   const map = new Map();
@@ -12,11 +12,8 @@ export async function W2() {
   const map = fill(SIZES.W2_KEYS);
   const next = random(2);
   const keys = Array.from({ length: SIZES.W2_GETS }, () => keyOf(Math.floor(next() * SIZES.W2_KEYS)));
-  let found = 0;
-  const start = performance.now();
-  for (let i = 0; i < keys.length; i++) if (map.get(keys[i]) !== undefined) found++;
-  const seconds = (performance.now() - start) / 1000;
-  if (found !== keys.length) throw new Error('plain-map lost records');
+  const { found, seconds } = timeGets(keys, (key) => map.get(key));
+  if (found !== keys.length * GET_PASSES) throw new Error('plain-map lost records');
   return { opsPerSec: keys.length / seconds };
 }
 
