@@ -2,7 +2,9 @@ import type { Observable } from 'rxjs';
 import { ErrorCode, RxkvError, fail } from './errors.js';
 import type { Change } from './engine/change.js';
 import { MultiWriteIntent } from './engine/intent.js';
-import { describe } from './engine/arguments.js';
+import { checkChangeFilter, describe } from './engine/arguments.js';
+import type { ChangeFilter } from './engine/dispatch.js';
+import { initialChanges } from './engine/initial.js';
 import { DatabaseCore } from './database-core.js';
 import { RocksStorage } from './storage/rocksdb.js';
 import { MemoryStorage, type Storage } from './storage/storage.js';
@@ -126,9 +128,16 @@ export class Database {
     });
   }
 
-  /** Every committed change of every table, in commit order. */
-  changes(): Observable<Change> {
-    return this.core.pipeline.changes$.asObservable();
+  /**
+   * Every committed change of every table, in commit order, or those matching a filter (see
+   * `Table.changes`; `{ key }` and `{ prefix }` apply to the keys of every table).
+   */
+  changes(filter: ChangeFilter = {}): Observable<Change> {
+    const core = this.core;
+    return core.pipeline.dispatcher.observe(checkChangeFilter(filter), {
+      seq: () => core.pipeline.seq,
+      changes: (checked) => initialChanges([...core.states.values()].sort((a, b) => (a.name < b.name ? -1 : 1)), checked),
+    });
   }
 
   /** Background failures, such as a failed commit after which the database stops accepting writes. */
@@ -147,7 +156,7 @@ export class Database {
         await this.core.pipeline.drain();
         await this.core.storage.close();
         for (const state of this.core.states.values()) state.complete();
-        this.core.pipeline.changes$.complete();
+        this.core.pipeline.dispatcher.complete();
         this.core.pipeline.errors$.complete();
       })();
     }

@@ -1,4 +1,4 @@
-import type { Observable } from 'rxjs';
+import { Observable } from 'rxjs';
 import type { Json, MergePatch } from './json/types.js';
 import type { Change } from './engine/change.js';
 import type { RecordMeta } from './engine/entry.js';
@@ -9,7 +9,6 @@ import type { Recipe, WriteSpec } from './engine/writes.js';
 import {
   DELETE_SPEC,
   checkChangeFilter,
-  type ChangeFilter,
   checkKey,
   checkWriteOptions,
   incrementSpec,
@@ -19,6 +18,7 @@ import {
   type WriteOptions,
 } from './engine/arguments.js';
 import type { DatabaseCore } from './database-core.js';
+import type { ChangeFilter } from './engine/dispatch.js';
 
 /**
  * A table of JSON records, read from memory and written through the database's pipeline.
@@ -92,11 +92,35 @@ export class Table<T extends Json = Json> {
   }
 
   /**
-   * Every committed change of this table, in commit order; with `{ key }`, those of one record
-   * (dispatched through an index: a subscriber costs nothing while its key does not change).
+   * Every committed change of this table, in commit order, or those matching a filter:
+   * `{ key }`, `{ keys }`, `{ prefix }`, `{ where: (value, key) => boolean }` (a change whose
+   * record matches before or after it), `{ ops }`, and `{ initial: true }` to begin with the
+   * matching records as `'new'` changes. Key and prefix subscriptions are indexed: a subscriber
+   * costs nothing while its records do not change. An error thrown by `where` goes to that
+   * subscriber alone.
+   *
+   * @example
+   * accounts.changes({ prefix: 'eu/', ops: ['new'] }).subscribe((change) => greet(change.value));
    */
-  changes(filter: ChangeFilter = {}): Observable<Change<T>> {
-    return this.state.dispatcher.observe(checkChangeFilter(filter).key) as Observable<Change<T>>;
+  changes(filter: ChangeFilter<T> = {}): Observable<Change<T>> {
+    return this.state.dispatcher.observe(checkChangeFilter(filter) as ChangeFilter, this.state.initial) as Observable<Change<T>>;
+  }
+
+  /**
+   * The record's current value (`undefined` when absent), then its value after each change.
+   *
+   * @example
+   * accounts.watch(id).subscribe((account) => render(account));
+   */
+  watch(key: string): Observable<T | undefined> {
+    checkKey(key);
+    const state = this.state;
+    return new Observable<T | undefined>((subscriber) => {
+      subscriber.next(state.entries.get(key)?.value as T | undefined);
+      return state.dispatcher
+        .observe({ key }, state.initial, state.head.seq)
+        .subscribe({ next: (change) => subscriber.next(change.value as T | undefined), complete: () => subscriber.complete() });
+    });
   }
 
   // ---- writes: resolved once durable ----

@@ -5,6 +5,9 @@
 import { ErrorCode, fail } from '../errors.js';
 import { toFrozenJson } from '../json/validate.js';
 import type { Recipe, WriteSpec } from './writes.js';
+import type { Json } from '../json/types.js';
+import type { ChangeOp } from './change.js';
+import type { ChangeFilter } from './dispatch.js';
 
 const TABLE_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 const MAX_KEY_BYTES = 1024;
@@ -79,17 +82,27 @@ export function describe(value: unknown): string {
   return String(value);
 }
 
-/** Which changes a subscriber receives. */
-export interface ChangeFilter {
-  /** Only the changes of this record. */
-  key?: string;
-}
+const OPS: readonly ChangeOp[] = ['new', 'merge', 'delete'];
+const FILTER_MEMBERS = new Set(['key', 'keys', 'prefix', 'where', 'ops', 'initial']);
 
-export function checkChangeFilter(filter: ChangeFilter): ChangeFilter {
-  if (typeof filter !== 'object' || filter === null) fail(ErrorCode.INVALID_ARGUMENT, 'changes() takes a filter object such as { key }.');
-  for (const member of Object.keys(filter)) {
-    if (member !== 'key') fail(ErrorCode.INVALID_ARGUMENT, `changes(): unknown filter ${describe(member)}; use { key }.`);
+export function checkChangeFilter<T extends Json>(filter: ChangeFilter<T>): ChangeFilter<T> {
+  if (typeof filter !== 'object' || filter === null) {
+    fail(ErrorCode.INVALID_ARGUMENT, 'changes() takes a filter object: { key, keys, prefix, where, ops, initial }.');
   }
-  if (filter.key !== undefined) checkKey(filter.key);
+  for (const member of Object.keys(filter)) {
+    if (!FILTER_MEMBERS.has(member)) fail(ErrorCode.INVALID_ARGUMENT, `changes(): unknown filter ${describe(member)}; use key, keys, prefix, where, ops or initial.`);
+  }
+  const { key, keys, prefix, where, ops, initial } = filter;
+  if (key !== undefined) checkKey(key);
+  if (keys !== undefined) {
+    if (!Array.isArray(keys)) fail(ErrorCode.INVALID_ARGUMENT, 'changes({ keys }) takes an array of keys.');
+    for (const each of keys) checkKey(each);
+  }
+  if (prefix !== undefined && typeof prefix !== 'string') fail(ErrorCode.INVALID_ARGUMENT, 'changes({ prefix }) takes a string.');
+  if (where !== undefined && typeof where !== 'function') fail(ErrorCode.INVALID_ARGUMENT, 'changes({ where }) takes a function (value, key) => boolean.');
+  if (ops !== undefined && !(Array.isArray(ops) && ops.every((op) => OPS.includes(op)))) {
+    fail(ErrorCode.INVALID_ARGUMENT, "changes({ ops }) takes an array of 'new', 'merge' and 'delete'.");
+  }
+  if (initial !== undefined && typeof initial !== 'boolean') fail(ErrorCode.INVALID_ARGUMENT, 'changes({ initial }) takes a boolean.');
   return filter;
 }

@@ -1,61 +1,199 @@
 import { Observable, type Subscriber } from 'rxjs';
-import type { Change } from './change.js';
+import type { Json } from '../json/types.js';
+import type { Change, ChangeOp } from './change.js';
 
-type Listeners = readonly Subscriber<Change>[];
+/** Which changes a subscriber receives; every condition given must hold. */
+export interface ChangeFilter<T extends Json = Json> {
+  /** Only the changes of this record. */
+  key?: string;
+  /** Only the changes of these records. */
+  keys?: readonly string[];
+  /** Only the changes of records whose key starts with this. */
+  prefix?: string;
+  /** Only changes of records that match before or after the change. */
+  where?: (value: T, key: string) => boolean;
+  /** Only these kinds of change. */
+  ops?: readonly ChangeOp[];
+  /** Begin with the current matching records, as `'new'` changes, then the live ones. */
+  initial?: boolean;
+}
+
+/** Where an `initial` subscription starts: the committed records as changes, and their seq. */
+export interface InitialSource {
+  seq(): number;
+  changes(filter: ChangeFilter): Iterable<Change>;
+}
+
+/** One subscription: its subscriber and the conditions it checks on every change. */
+class Listener {
+  private readonly keys: ReadonlySet<string> | undefined;
+
+  constructor(
+    readonly subscriber: Subscriber<Change>,
+    private readonly filter: ChangeFilter,
+    /** Changes up to this seq are already in what `initial` emitted. */
+    public after: number,
+  ) {
+    this.keys = filter.keys === undefined ? undefined : new Set(filter.keys);
+  }
+
+  /** Delivers the change if it matches; an error of the user's predicate goes to this subscriber alone. */
+  deliver(change: Change): void {
+    if (change.seq <= this.after) return;
+    let matches: boolean;
+    try {
+      matches = this.accepts(change);
+    } catch (error) {
+      this.subscriber.error(error);
+      return;
+    }
+    if (matches) this.subscriber.next(change);
+  }
+
+  accepts(change: Change): boolean {
+    const { filter } = this;
+    const key = change.key;
+    if (filter.key !== undefined && key !== filter.key) return false;
+    if (this.keys !== undefined && !this.keys.has(key)) return false;
+    if (filter.prefix !== undefined && !key.startsWith(filter.prefix)) return false;
+    if (filter.ops !== undefined && !filter.ops.includes(change.op)) return false;
+    const where = filter.where;
+    if (where !== undefined) {
+      return (change.previous !== undefined && where(change.previous, key)) || (change.value !== undefined && where(change.value, key));
+    }
+    return true;
+  }
+}
+
+type Listeners = readonly Listener[];
 const NONE: Listeners = Object.freeze([]);
 
 /**
- * Routes a table's changes to its subscribers through an index, so that a commit costs in
- * proportion to the subscribers that match, not to all of them: whole-table subscribers in one
- * list, key subscribers in a map. Lists are replaced, never mutated, on (un)subscribe: a delivery
- * walks the list as it was when it began, so a subscriber added by another's callback does not
- * see the change that was already under way.
+ * Routes changes to subscribers through indexes, so that a commit costs in proportion to the
+ * subscribers that match, not to all of them: key subscribers in a map, prefix subscribers in a
+ * map per prefix with the distinct prefix lengths in order (a change looks up one slice of its key
+ * per length), and the rest (whole-table and predicate subscribers) in one list. Lists are
+ * replaced, never mutated, on (un)subscribe: a delivery walks them as they were when it began.
  */
 export class ChangeDispatcher {
   private all: Listeners = NONE;
   private readonly byKey = new Map<string, Listeners>();
+  private readonly byPrefix = new Map<string, Listeners>();
+  /** The distinct lengths of the prefixes subscribed, ascending, and how many prefixes have each. */
+  private prefixLengths: number[] = [];
+  private readonly lengthCounts = new Map<number, number>();
 
-  /** Whether anyone would receive a change of `key` (events are built only then). */
+  /** Whether anyone might receive a change of `key` (events are built only then). */
   wants(key: string): boolean {
-    return this.all.length > 0 || this.byKey.has(key);
+    if (this.all.length > 0 || this.byKey.has(key)) return true;
+    const lengths = this.prefixLengths;
+    for (let i = 0; i < lengths.length && lengths[i]! <= key.length; i++) {
+      if (this.byPrefix.has(key.slice(0, lengths[i]))) return true;
+    }
+    return false;
   }
 
   deliver(change: Change): void {
     const all = this.all;
-    for (let i = 0; i < all.length; i++) all[i]!.next(change);
+    for (let i = 0; i < all.length; i++) all[i]!.deliver(change);
     const keyed = this.byKey.get(change.key);
-    if (keyed !== undefined) for (let i = 0; i < keyed.length; i++) keyed[i]!.next(change);
+    if (keyed !== undefined) for (let i = 0; i < keyed.length; i++) keyed[i]!.deliver(change);
+    const lengths = this.prefixLengths;
+    const key = change.key;
+    for (let i = 0; i < lengths.length && lengths[i]! <= key.length; i++) {
+      const prefixed = this.byPrefix.get(key.slice(0, lengths[i]));
+      if (prefixed !== undefined) for (let j = 0; j < prefixed.length; j++) prefixed[j]!.deliver(change);
+    }
   }
 
-  /** Every change, or those of one key. */
-  observe(key: string | undefined): Observable<Change> {
+  /**
+   * The changes matching `filter`. With `initial`, the matching records `source` holds come
+   * first, as `'new'` changes, and live changes already included in them are skipped: no gap, no
+   * duplicate, even when subscribing from inside another subscriber's callback.
+   */
+  observe(filter: ChangeFilter, source: InitialSource, after = 0): Observable<Change> {
     return new Observable<Change>((subscriber) => {
-      if (key === undefined) {
-        this.all = [...this.all, subscriber];
-        return () => {
-          this.all = without(this.all, subscriber);
-        };
+      const listener = new Listener(subscriber, filter, 0);
+      if (filter.initial === true) {
+        for (const change of source.changes(filter)) {
+          if (subscriber.closed) return;
+          listener.deliver(change);
+        }
+        if (subscriber.closed) return;
+        listener.after = source.seq();
+      } else {
+        listener.after = after;
       }
-      this.byKey.set(key, [...(this.byKey.get(key) ?? NONE), subscriber]);
-      return () => {
-        const rest = without(this.byKey.get(key) ?? NONE, subscriber);
-        if (rest.length === 0) this.byKey.delete(key);
-        else this.byKey.set(key, rest);
-      };
+      this.add(listener, filter);
+      return () => this.remove(listener, filter);
     });
   }
 
   /** Completes every subscriber (the database closed). */
   complete(): void {
-    const everyone = [...this.all, ...[...this.byKey.values()].flat()];
+    const everyone = new Set<Listener>([...this.all, ...[...this.byKey.values()].flat(), ...[...this.byPrefix.values()].flat()]);
     this.all = NONE;
     this.byKey.clear();
-    for (const subscriber of everyone) subscriber.complete();
+    this.byPrefix.clear();
+    this.lengthCounts.clear();
+    this.prefixLengths = [];
+    for (const listener of everyone) listener.subscriber.complete();
+  }
+
+  private add(listener: Listener, filter: ChangeFilter): void {
+    if (filter.key !== undefined) {
+      push(this.byKey, filter.key, listener);
+    } else if (filter.keys !== undefined) {
+      for (const key of new Set(filter.keys)) push(this.byKey, key, listener);
+    } else if (filter.prefix !== undefined && filter.prefix !== '') {
+      if (push(this.byPrefix, filter.prefix, listener)) this.countLength(filter.prefix.length, 1);
+    } else {
+      this.all = [...this.all, listener];
+    }
+  }
+
+  private remove(listener: Listener, filter: ChangeFilter): void {
+    if (filter.key !== undefined) {
+      pull(this.byKey, filter.key, listener);
+    } else if (filter.keys !== undefined) {
+      for (const key of new Set(filter.keys)) pull(this.byKey, key, listener);
+    } else if (filter.prefix !== undefined && filter.prefix !== '') {
+      if (pull(this.byPrefix, filter.prefix, listener)) this.countLength(filter.prefix.length, -1);
+    } else {
+      this.all = without(this.all, listener);
+    }
+  }
+
+  private countLength(length: number, delta: number): void {
+    const count = (this.lengthCounts.get(length) ?? 0) + delta;
+    if (count === 0) this.lengthCounts.delete(length);
+    else this.lengthCounts.set(length, count);
+    this.prefixLengths = [...this.lengthCounts.keys()].sort((a, b) => a - b);
   }
 }
 
-function without(list: Listeners, subscriber: Subscriber<Change>): Listeners {
-  const index = list.indexOf(subscriber);
+/** Adds to the list under `key`; true when the key is new. */
+function push(index: Map<string, Listeners>, key: string, listener: Listener): boolean {
+  const list = index.get(key);
+  index.set(key, list === undefined ? [listener] : [...list, listener]);
+  return list === undefined;
+}
+
+/** Removes from the list under `key`; true when the key is gone. */
+function pull(index: Map<string, Listeners>, key: string, listener: Listener): boolean {
+  const list = index.get(key);
+  if (list === undefined) return false;
+  const rest = without(list, listener);
+  if (rest.length > 0) {
+    index.set(key, rest);
+    return false;
+  }
+  index.delete(key);
+  return true;
+}
+
+function without(list: Listeners, listener: Listener): Listeners {
+  const index = list.indexOf(listener);
   if (index === -1) return list;
   return list.length === 1 ? NONE : [...list.slice(0, index), ...list.slice(index + 1)];
 }

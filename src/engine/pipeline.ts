@@ -2,7 +2,8 @@ import { Subject } from 'rxjs';
 import { ErrorCode, RxkvError } from '../errors.js';
 import { encodeEntry, SEQ_KEY } from '../storage/codec.js';
 import type { Storage, StorageBatch } from '../storage/storage.js';
-import { Mutation, toChange, type Change } from './change.js';
+import { Mutation, toChange } from './change.js';
+import { ChangeDispatcher } from './dispatch.js';
 import type { Entry } from './entry.js';
 import type { Intent } from './intent.js';
 import type { TableState } from './table-state.js';
@@ -48,8 +49,8 @@ const MAX_BATCH = 512;
 export class Pipeline {
   /** The seq of the last published commit. */
   seq: number;
-  /** Every change, in commit order (what `db.changes()` observes). */
-  readonly changes$ = new Subject<Change>();
+  /** Routes every change to the database-wide subscribers (`db.changes()`). */
+  readonly dispatcher = new ChangeDispatcher();
   /** Background failures: a failed commit, reported once. */
   readonly errors$ = new Subject<RxkvError>();
 
@@ -214,15 +215,16 @@ export class Pipeline {
     }
     for (const [state, list] of touched) state.apply(list, seq);
     for (const state of touched.keys()) state.publish();
-    // Events are built only for changes someone receives.
-    const everything = this.changes$.observed;
+    // Events are built only for changes someone may receive.
     for (let i = 0; i < mutations.length; i++) {
       const mutation = mutations[i]!;
-      const { dispatcher } = mutation.state;
-      if (!everything && !dispatcher.wants(mutation.key)) continue;
+      const table = mutation.state.dispatcher;
+      const forTable = table.wants(mutation.key);
+      const forDatabase = this.dispatcher.wants(mutation.key);
+      if (!forTable && !forDatabase) continue;
       const change = toChange(mutation, ts);
-      dispatcher.deliver(change);
-      if (everything) this.changes$.next(change);
+      if (forTable) table.deliver(change);
+      if (forDatabase) this.dispatcher.deliver(change);
     }
     for (const intent of intents) {
       if (intent.failed) intent.reject(intent.error);

@@ -1,7 +1,8 @@
 import { BehaviorSubject } from 'rxjs';
 import { ErrorCode, RxkvError } from '../errors.js';
 import type { Mutation } from './change.js';
-import { ChangeDispatcher } from './dispatch.js';
+import { ChangeDispatcher, type InitialSource } from './dispatch.js';
+import { initialChanges } from './initial.js';
 import type { Entry } from './entry.js';
 import { OrderedKeys } from './ordered-keys.js';
 import { recordKey } from '../storage/codec.js';
@@ -36,6 +37,11 @@ export class TableState {
   readonly keys: OrderedKeys;
   readonly state$: StateSubject<Snapshot>;
   readonly dispatcher = new ChangeDispatcher();
+  /** What `{ initial: true }` subscriptions to this table start from. */
+  readonly initial: InitialSource = {
+    seq: () => this.head.seq,
+    changes: (filter) => initialChanges([this], filter),
+  };
   /** Where its records live in storage: this prefix and the key. */
   readonly storagePrefix: string;
   /** The writes of the batch being applied (see BatchState), null between apply phases. */

@@ -1,0 +1,13 @@
+import { filter, type MonoTypeOperatorFunction } from 'rxjs';
+import type { Change } from '../engine/change.js';
+import type { Json } from '../json/types.js';
+
+/**
+ * Only the changes of one record.
+ *
+ * @example
+ * db.changes().pipe(byKey(id)).subscribe(render);
+ */
+export function byKey<T extends Json = Json>(key: string): MonoTypeOperatorFunction<Change<T>> {
+  return filter((change) => change.key === key);
+}

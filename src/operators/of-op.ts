@@ -1,0 +1,13 @@
+import { filter, type MonoTypeOperatorFunction } from 'rxjs';
+import type { Change, ChangeOp } from '../engine/change.js';
+import type { Json } from '../json/types.js';
+
+/**
+ * Only the changes of the given kinds.
+ *
+ * @example
+ * table.changes().pipe(ofOp('new', 'delete')).subscribe(updateCount);
+ */
+export function ofOp<T extends Json = Json>(...ops: ChangeOp[]): MonoTypeOperatorFunction<Change<T>> {
+  return filter((change) => ops.includes(change.op));
+}
