@@ -18,7 +18,7 @@ export class DatabaseCore {
   ) {
     this.pipeline = new Pipeline(storage, loaded.seq, maxValueBytes);
     for (const [name, { entries, keys }] of loaded.tables) {
-      this.states.set(name, TableState.loaded(name, loaded.seq, entries, keys));
+      this.register(TableState.loaded(name, loaded.seq, entries, keys));
     }
   }
 
@@ -27,9 +27,14 @@ export class DatabaseCore {
     let state = this.states.get(name);
     if (state === undefined) {
       checkTableName(name);
-      state = new TableState(name, this.pipeline.seq);
-      this.states.set(name, state);
+      state = this.register(new TableState(name, this.pipeline.seq));
     }
+    return state;
+  }
+
+  private register(state: TableState): TableState {
+    state.onIndexError = (error) => this.pipeline.errors$.next(error);
+    this.states.set(state.name, state);
     return state;
   }
 

@@ -5,6 +5,7 @@ import { MultiWriteIntent } from './engine/intent.js';
 import { checkChangeFilter, describe } from './engine/arguments.js';
 import type { ChangeFilter } from './engine/dispatch.js';
 import { initialChanges } from './engine/initial.js';
+import type { IndexDefinition } from './engine/secondary-index.js';
 import { DatabaseCore } from './database-core.js';
 import { RocksStorage } from './storage/rocksdb.js';
 import { MemoryStorage, type Storage } from './storage/storage.js';
@@ -23,6 +24,11 @@ export interface OpenOptions {
   durability?: Durability;
   /** The largest record, in bytes of JSON (default 16 MiB). */
   maxValueBytes?: number;
+}
+
+export interface TableOptions<T = Json> {
+  /** Secondary indexes by name: a JSON path (`'profile.city'`) or a function of the record. */
+  indexes?: Record<string, IndexDefinition<T>>;
 }
 
 const DEFAULT_MAX_VALUE_BYTES = 16 * 1024 * 1024;
@@ -83,12 +89,31 @@ export class Database {
     return this.core.closed;
   }
 
-  /** A table by name, created on first use (a table is persisted with its first record). */
-  table<T extends Json = Json>(name: string): Table<T> {
+  /**
+   * A table by name, created on first use (a table is persisted with its first record).
+   * `indexes` declares secondary indexes, each a JSON path or a function of the record returning
+   * one index value or several; they are built from the records at once and kept up to date.
+   *
+   * @example
+   * const people = db.table('people', { indexes: { byCity: 'profile.city', byTag: (p) => p.tags } });
+   */
+  table<T = Json>(name: string, options: TableOptions<T> = {}): Table<T> {
     let table = this.tables.get(name);
     if (table === undefined) {
       table = new Table(this.core, this.core.state(name));
       this.tables.set(name, table);
+    }
+    if (typeof options !== 'object' || options === null) fail(ErrorCode.INVALID_ARGUMENT, 'table() options must be an object such as { indexes }.');
+    const { indexes } = options;
+    if (indexes !== undefined) {
+      if (typeof indexes !== 'object' || indexes === null) fail(ErrorCode.INVALID_ARGUMENT, "table({ indexes }) takes { name: 'json.path' | (value) => indexValue }.");
+      const state = this.core.state(name);
+      for (const [indexName, definition] of Object.entries(indexes)) {
+        if (typeof definition !== 'string' && typeof definition !== 'function') {
+          fail(ErrorCode.INVALID_ARGUMENT, `Index ${indexName}: give a JSON path such as 'profile.city' or a function of the record.`);
+        }
+        state.defineIndex(indexName, definition as IndexDefinition);
+      }
     }
     return table as unknown as Table<T>;
   }

@@ -25,6 +25,8 @@ export const ErrorCode = {
   OPEN_FAILED: 'OPEN_FAILED',
   /** The storage write of a commit failed (disk full, I/O error): the write was not acknowledged. */
   COMMIT_FAILED: 'COMMIT_FAILED',
+  /** An index function threw for a record (reported on `db.errors$`; the commit stands). */
+  INDEX_FAILED: 'INDEX_FAILED',
   /** Something that is read-only was asked to change (for example `state$.next`). */
   READ_ONLY: 'READ_ONLY',
 } as const;

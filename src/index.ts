@@ -9,7 +9,10 @@
  * await accounts.merge(id, { username: 'roaringtt', profile: { age: 376 } });
  * accounts.changes().subscribe((change) => console.log(change.op, change.patch));
  */
-export { open, Database, type Durability, type OpenOptions } from './database.js';
+export { open, Database, type Durability, type OpenOptions, type TableOptions } from './database.js';
+export { TableIndex, type IndexRangeOptions } from './table-index.js';
+export { QueryResult, type QuerySpec, type Row } from './query.js';
+export type { IndexDefinition, IndexValue } from './engine/secondary-index.js';
 export { Table } from './table.js';
 export { Transaction, TransactionTable } from './transaction.js';
 export { Snapshot, type RangeOptions } from './engine/snapshot.js';

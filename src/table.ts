@@ -11,6 +11,7 @@ import {
   checkChangeFilter,
   checkKey,
   checkWriteOptions,
+  describe,
   incrementSpec,
   mergeSpec,
   produceSpec,
@@ -18,6 +19,9 @@ import {
   type WriteOptions,
 } from './engine/arguments.js';
 import type { DatabaseCore } from './database-core.js';
+import { ErrorCode, fail } from './errors.js';
+import { Query, type QueryResult, type QuerySpec } from './query.js';
+import { TableIndex } from './table-index.js';
 import type { ChangeFilter } from './engine/dispatch.js';
 
 /**
@@ -25,7 +29,7 @@ import type { ChangeFilter } from './engine/dispatch.js';
  * Reads see committed state only. Every write returns a promise that resolves, once the write
  * is durable, with the resulting record; invalid arguments throw an `RxkvError` at once.
  */
-export class Table<T extends Json = Json> {
+export class Table<T = Json> {
   /** The committed records, held here too so that `get` is one hop from a `Map.get`. */
   private readonly records: TableState['entries'];
 
@@ -121,6 +125,25 @@ export class Table<T extends Json = Json> {
         .observe({ key }, state.initial, state.head.seq)
         .subscribe({ next: (change) => subscriber.next(change.value as T | undefined), complete: () => subscriber.complete() });
     });
+  }
+
+  /** A secondary index declared with `db.table(name, { indexes })`. */
+  index(name: string): TableIndex<T> {
+    const index = this.state.indexes.get(name);
+    if (index === undefined) fail(ErrorCode.INVALID_ARGUMENT, `Table ${this.name} has no index ${describe(name)}: declare it in db.table(name, { indexes }).`);
+    return new TableIndex<T>(this.state, index);
+  }
+
+  /**
+   * The records a query selects, now, as `[key, value]` rows; `.live()` on the result gives an
+   * Observable of results kept up to date as records enter, leave or move.
+   *
+   * @example
+   * const oldest = people.query({ where: (p) => p.age > 60, sort: (a, b) => b.age - a.age, limit: 3 });
+   * oldest.live().subscribe(render);
+   */
+  query(spec: QuerySpec<T> = {}): QueryResult<T> {
+    return new Query<T>(this.state, spec).run();
   }
 
   // ---- writes: resolved once durable ----

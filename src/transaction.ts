@@ -28,7 +28,7 @@ export class Transaction {
     private readonly writer: LayerWriter,
   ) {}
 
-  table<T extends Json = Json>(name: string): TransactionTable<T> {
+  table<T = Json>(name: string): TransactionTable<T> {
     this.check();
     return new TransactionTable<T>(this.core.state(name), this.writer, this.core.maxValueBytes, () => this.check());
   }
@@ -39,7 +39,7 @@ export class Transaction {
 }
 
 /** A table inside a transaction: reads and synchronous writes, committed with the transaction. */
-export class TransactionTable<T extends Json = Json> {
+export class TransactionTable<T = Json> {
   /** @internal */
   constructor(
     private readonly state: TableState,

@@ -5,7 +5,6 @@
 import { ErrorCode, fail } from '../errors.js';
 import { toFrozenJson } from '../json/validate.js';
 import type { Recipe, WriteSpec } from './writes.js';
-import type { Json } from '../json/types.js';
 import type { ChangeOp } from './change.js';
 import type { ChangeFilter } from './dispatch.js';
 
@@ -85,7 +84,7 @@ export function describe(value: unknown): string {
 const OPS: readonly ChangeOp[] = ['new', 'merge', 'delete'];
 const FILTER_MEMBERS = new Set(['key', 'keys', 'prefix', 'where', 'ops', 'initial']);
 
-export function checkChangeFilter<T extends Json>(filter: ChangeFilter<T>): ChangeFilter<T> {
+export function checkChangeFilter<T>(filter: ChangeFilter<T>): ChangeFilter<T> {
   if (typeof filter !== 'object' || filter === null) {
     fail(ErrorCode.INVALID_ARGUMENT, 'changes() takes a filter object: { key, keys, prefix, where, ops, initial }.');
   }

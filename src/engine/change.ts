@@ -7,7 +7,7 @@ import type { TableState } from './table-state.js';
 export type ChangeOp = 'new' | 'merge' | 'delete';
 
 /** One committed change of one record. */
-export interface Change<T extends Json = Json> {
+export interface Change<T = Json> {
   readonly table: string;
   readonly key: string;
   readonly op: ChangeOp;

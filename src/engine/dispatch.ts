@@ -3,7 +3,7 @@ import type { Json } from '../json/types.js';
 import type { Change, ChangeOp } from './change.js';
 
 /** Which changes a subscriber receives; every condition given must hold. */
-export interface ChangeFilter<T extends Json = Json> {
+export interface ChangeFilter<T = Json> {
   /** Only the changes of this record. */
   key?: string;
   /** Only the changes of these records. */

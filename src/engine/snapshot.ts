@@ -32,7 +32,7 @@ export interface Replaced {
  * visited once), and iterating one builds its own key list once. Nobody pays for history that
  * nobody holds: an unreachable snapshot and what it kept are garbage.
  */
-export class Snapshot<T extends Json = Json> implements Iterable<[string, T]> {
+export class Snapshot<T = Json> implements Iterable<[string, T]> {
   /** The newer snapshot that replaced this one; null while this is the table's current one. */
   private successor: Snapshot<T> | null = null;
   /** What the commit after this snapshot overwrote, until folded into `overwritten`. */

@@ -1,5 +1,7 @@
 import { BehaviorSubject } from 'rxjs';
-import { ErrorCode, RxkvError } from '../errors.js';
+import { ErrorCode, RxkvError, fail } from '../errors.js';
+import type { Json } from '../json/types.js';
+import { SecondaryIndex, type IndexDefinition } from './secondary-index.js';
 import type { Mutation } from './change.js';
 import { ChangeDispatcher, type InitialSource } from './dispatch.js';
 import { initialChanges } from './initial.js';
@@ -44,7 +46,11 @@ export class TableState {
   };
   /** Where its records live in storage: this prefix and the key. */
   readonly storagePrefix: string;
-  /** The writes of the batch being applied (see BatchState), null between apply phases. */
+  /** Secondary indexes by name, maintained as commits are published. */
+  readonly indexes = new Map<string, SecondaryIndex>();
+  /** Where an index function's error goes: it never stops a commit. */
+  onIndexError: (error: RxkvError) => void = () => undefined;
+  /** The writes of the batches applied but not yet published (see BatchState). */
   pending: Map<string, Entry> | null = null;
 
   constructor(
@@ -71,6 +77,7 @@ export class TableState {
   apply(mutations: readonly Mutation[], seq: number): void {
     for (let i = 0; i < mutations.length; i++) {
       const { key, before, after } = mutations[i]!;
+      if (this.indexes.size > 0) this.reindex(key, after?.value);
       if (after === undefined) {
         this.entries.delete(key);
         this.keys.remove(key);
@@ -82,6 +89,37 @@ export class TableState {
     const next = new Snapshot(this, seq);
     this.head.supersede(mutations, next);
     this.nextHead = next;
+  }
+
+  /** Defines an index and builds it from the committed records; a name is defined once. */
+  defineIndex(name: string, definition: IndexDefinition): void {
+    const existing = this.indexes.get(name);
+    if (existing !== undefined) {
+      // Declared again (each call site may build its own function): the same path or source is the same index.
+      if (String(existing.definition) !== String(definition)) {
+        fail(ErrorCode.INVALID_ARGUMENT, `Table ${this.name} already has an index ${name} with another definition.`);
+      }
+      return;
+    }
+    const index = new SecondaryIndex(name, definition);
+    this.indexes.set(name, index);
+    for (const [key, entry] of this.entries) this.indexOne(index, key, entry.value);
+  }
+
+  private reindex(key: string, value: Json | undefined): void {
+    for (const index of this.indexes.values()) this.indexOne(index, key, value);
+  }
+
+  private indexOne(index: SecondaryIndex, key: string, value: Json | undefined): void {
+    try {
+      index.update(key, value);
+    } catch (error) {
+      this.onIndexError(
+        new RxkvError(ErrorCode.INDEX_FAILED, `The function of index ${index.name} of table ${this.name} threw for ${key}: the record is left out of that index.`, {
+          cause: error,
+        }),
+      );
+    }
   }
 
   /** The snapshot made by the last `apply`, until published. */

@@ -8,6 +8,6 @@ import type { Json } from '../json/types.js';
  * @example
  * db.changes().pipe(byKey(id)).subscribe(render);
  */
-export function byKey<T extends Json = Json>(key: string): MonoTypeOperatorFunction<Change<T>> {
+export function byKey<T = Json>(key: string): MonoTypeOperatorFunction<Change<T>> {
   return filter((change) => change.key === key);
 }

@@ -8,6 +8,6 @@ import type { Json } from '../json/types.js';
  * @example
  * table.changes().pipe(byPrefix('eu/')).subscribe(render);
  */
-export function byPrefix<T extends Json = Json>(prefix: string): MonoTypeOperatorFunction<Change<T>> {
+export function byPrefix<T = Json>(prefix: string): MonoTypeOperatorFunction<Change<T>> {
   return filter((change) => change.key.startsWith(prefix));
 }

@@ -8,6 +8,6 @@ import type { Json } from '../json/types.js';
  * @example
  * table.changes().pipe(ofOp('new', 'delete')).subscribe(updateCount);
  */
-export function ofOp<T extends Json = Json>(...ops: ChangeOp[]): MonoTypeOperatorFunction<Change<T>> {
+export function ofOp<T = Json>(...ops: ChangeOp[]): MonoTypeOperatorFunction<Change<T>> {
   return filter((change) => ops.includes(change.op));
 }

@@ -9,7 +9,7 @@ import type { Json } from '../json/types.js';
  * @example
  * table.changes().pipe(pathChanged('/profile/city')).subscribe(relocate);
  */
-export function pathChanged<T extends Json = Json>(pointer: string): MonoTypeOperatorFunction<Change<T>> {
+export function pathChanged<T = Json>(pointer: string): MonoTypeOperatorFunction<Change<T>> {
   if (pointer !== '' && !pointer.startsWith('/')) {
     throw new TypeError(`pathChanged takes a JSON Pointer such as '/profile/city', not ${JSON.stringify(pointer)}.`);
   }

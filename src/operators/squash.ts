@@ -13,7 +13,7 @@ import { jsonEqual } from '../json/equal.js';
  * @example
  * table.changes().pipe(squash(50)).subscribe(sendToClient);
  */
-export function squash<T extends Json = Json>(ms: number): MonoTypeOperatorFunction<Change<T>> {
+export function squash<T = Json>(ms: number): MonoTypeOperatorFunction<Change<T>> {
   if (!(Number.isFinite(ms) && ms >= 0)) throw new TypeError(`squash takes a number of milliseconds, not ${ms}.`);
   return (source) =>
     new Observable<Change<T>>((subscriber) => {
@@ -52,19 +52,19 @@ export function squash<T extends Json = Json>(ms: number): MonoTypeOperatorFunct
     });
 }
 
-function combine<T extends Json>(first: Change<T>, last: Change<T>): Change<T> | null {
+function combine<T>(first: Change<T>, last: Change<T>): Change<T> | null {
   if (first === last) return first;
   const { previous } = first;
   const { value } = last;
   if (previous === undefined && value === undefined) return null;
-  if (previous !== undefined && value !== undefined && jsonEqual(previous, value)) return null;
+  if (previous !== undefined && value !== undefined && jsonEqual(previous as Json, value as Json)) return null;
   return {
     table: last.table,
     key: last.key,
     op: previous === undefined ? 'new' : value === undefined ? 'delete' : 'merge',
     value,
     previous,
-    patch: diff(previous, value),
+    patch: diff(previous as Json | undefined, value as Json | undefined),
     seq: last.seq,
     ts: last.ts,
   };

@@ -11,7 +11,7 @@ import type { Json } from '../json/types.js';
  * @example
  * table.changes({ initial: true }).pipe(toMap()).subscribe((records) => render([...records.values()]));
  */
-export function toMap<T extends Json = Json>(): OperatorFunction<Change<T>, ReadonlyMap<string, T>> {
+export function toMap<T = Json>(): OperatorFunction<Change<T>, ReadonlyMap<string, T>> {
   return (source) =>
     new Observable<ReadonlyMap<string, T>>((subscriber) => {
       const records = new Map<string, T>();

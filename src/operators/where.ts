@@ -9,7 +9,7 @@ import type { Json } from '../json/types.js';
  * @example
  * table.changes().pipe(where((user) => user.profile.city === 'Oslo')).subscribe(render);
  */
-export function where<T extends Json = Json>(predicate: (value: T, key: string) => boolean): MonoTypeOperatorFunction<Change<T>> {
+export function where<T = Json>(predicate: (value: T, key: string) => boolean): MonoTypeOperatorFunction<Change<T>> {
   return filter(
     (change) =>
       (change.previous !== undefined && predicate(change.previous, change.key)) ||

@@ -1,0 +1,77 @@
+import type { Json } from './json/types.js';
+import { ErrorCode, fail } from './errors.js';
+import { describe } from './engine/arguments.js';
+import { isIndexValue, type IndexValue, type SecondaryIndex } from './engine/secondary-index.js';
+import type { TableState } from './engine/table-state.js';
+
+/** Bounds over index values; `prefix` selects string values. */
+export interface IndexRangeOptions {
+  prefix?: string;
+  gt?: IndexValue;
+  gte?: IndexValue;
+  lt?: IndexValue;
+  lte?: IndexValue;
+  /** At most this many records. */
+  limit?: number;
+  /** Descending index order. */
+  reverse?: boolean;
+}
+
+/**
+ * A secondary index of a table, read over the committed state: records by index value, the
+ * distinct values, and ranges of values. Index values order booleans, then numbers, then strings.
+ *
+ * @example
+ * const people = db.table('people', { indexes: { byCity: 'profile.city' } });
+ * people.index('byCity').get('Oslo'); // [[key, record], ...]
+ */
+export class TableIndex<T = Json> {
+  /** @internal */
+  constructor(
+    private readonly state: TableState,
+    private readonly index: SecondaryIndex,
+  ) {}
+
+  get name(): string {
+    return this.index.name;
+  }
+
+  /** The records indexed under `value`, as `[key, record]` pairs in key order. */
+  get(value: IndexValue): [string, T][] {
+    checkIndexValue(value, 'get');
+    return this.index.lookup(value).map((key) => [key, this.state.entries.get(key)!.value as T]);
+  }
+
+  /** The distinct index values, in order. */
+  keys(): IndexValue[] {
+    return [...this.index.values()];
+  }
+
+  /** `[key, record]` pairs whose index value lies within bounds, in index order then key order. */
+  *range(options: IndexRangeOptions = {}): IterableIterator<[string, T]> {
+    if (typeof options !== 'object' || options === null) fail(ErrorCode.INVALID_ARGUMENT, 'range() takes an options object.');
+    for (const bound of ['gt', 'gte', 'lt', 'lte'] as const) if (options[bound] !== undefined) checkIndexValue(options[bound], `range({ ${bound} })`);
+    if (options.prefix !== undefined && typeof options.prefix !== 'string') fail(ErrorCode.INVALID_ARGUMENT, 'range({ prefix }) takes a string.');
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    if (!(limit === Number.POSITIVE_INFINITY || (Number.isInteger(limit) && limit >= 0))) {
+      fail(ErrorCode.INVALID_ARGUMENT, 'range({ limit }) must be a non-negative integer.');
+    }
+    let count = 0;
+    const seen = new Set<string>();
+    for (const value of this.index.valuesIn(options)) {
+      const keys = this.index.lookup(value);
+      if (options.reverse === true) keys.reverse();
+      for (const key of keys) {
+        if (count >= limit) return;
+        if (seen.has(key)) continue; // a record indexed under several values shows once
+        seen.add(key);
+        count++;
+        yield [key, this.state.entries.get(key)!.value as T];
+      }
+    }
+  }
+}
+
+export function checkIndexValue(value: unknown, where: string): asserts value is IndexValue {
+  if (!isIndexValue(value)) fail(ErrorCode.INVALID_ARGUMENT, `${where}: index values are strings, numbers or booleans, not ${describe(value)}.`);
+}
