@@ -28,9 +28,13 @@ describe('The packed package', () => {
       join(app, 'main.js'),
       `import { open, uuid, RxkvError } from 'rxkv';
        import { mergePatch } from 'rxkv/json';
+       import { ofOp } from 'rxkv/operators';
+       import { firstValueFrom } from 'rxjs';
        const db = await open(process.argv[2]);
        const id = uuid();
+       const created = firstValueFrom(db.table('t').changes().pipe(ofOp('new')));
        await db.table('t').merge(id, { a: { b: 1 } });
+       if ((await created).key !== id) throw new Error('no change event');
        const merged = mergePatch(db.table('t').get(id), { a: { c: 2 } });
        await db.close();
        console.log(JSON.stringify({ merged, isError: new RxkvError('INVALID_KEY', 'x') instanceof Error }));`,
