@@ -41,6 +41,19 @@ describe('Change events', () => {
     expect(changes[2]!.seq).toBeGreaterThan(changes[1]!.seq);
   });
 
+  it('should keep the patch through spreading, JSON and deep equality', async () => {
+    const t = db.table('t');
+    const changes: Change[] = [];
+    t.changes().subscribe((change) => changes.push(change));
+    await t.put('k', { a: 1 });
+    await t.merge('k', { a: 2 });
+    const patch = [{ op: 'replace', path: '/a', value: 2 }];
+    expect({ ...changes[1]! }.patch).toEqual(patch as never);
+    expect(JSON.parse(JSON.stringify(changes[1])).patch).toEqual(patch);
+    expect(Object.keys(changes[1]!)).toContain('patch');
+    expect(changes[1]!.patch).toBe(changes[1]!.patch); // computed once
+  });
+
   it('should show a change only after it is durable, with the state already published', async () => {
     const t = db.table('t');
     const seen: [unknown, unknown][] = [];

@@ -41,17 +41,25 @@ export class Mutation {
   seq = 0;
 }
 
+/**
+ * The event of a published mutation. Its patch is computed on first read (a getter that keeps
+ * its result): most subscribers of a busy table never look at it. As an own enumerable property
+ * it still survives spreading, `JSON.stringify` and deep equality.
+ */
 export function toChange(mutation: Mutation, ts: number): Change {
   const { before, after } = mutation;
   const previous = before?.value;
   const value = after?.value;
+  let patch: Operation[] | undefined;
   return {
     table: mutation.state.name,
     key: mutation.key,
     op: before === undefined ? 'new' : after === undefined ? 'delete' : 'merge',
     value,
     previous,
-    patch: diff(previous, value),
+    get patch() {
+      return (patch ??= diff(previous, value));
+    },
     seq: mutation.seq,
     ts,
   };

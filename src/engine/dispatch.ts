@@ -27,6 +27,8 @@ export interface InitialSource {
 /** One subscription: its subscriber and the conditions it checks on every change. */
 class Listener {
   private readonly keys: ReadonlySet<string> | undefined;
+  /** True when the index that routes changes here already checked everything the filter asks. */
+  private readonly routed: boolean;
 
   constructor(
     readonly subscriber: Subscriber<Change>,
@@ -35,11 +37,17 @@ class Listener {
     public after: number,
   ) {
     this.keys = filter.keys === undefined ? undefined : new Set(filter.keys);
+    const routes = (filter.key !== undefined ? 1 : 0) + (filter.keys !== undefined ? 1 : 0) + (filter.prefix !== undefined ? 1 : 0);
+    this.routed = filter.where === undefined && filter.ops === undefined && routes <= 1;
   }
 
   /** Delivers the change if it matches; an error of the user's predicate goes to this subscriber alone. */
   deliver(change: Change): void {
     if (change.seq <= this.after) return;
+    if (this.routed) {
+      this.subscriber.next(change);
+      return;
+    }
     let matches: boolean;
     try {
       matches = this.accepts(change);
