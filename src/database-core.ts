@@ -12,7 +12,7 @@ export class DatabaseCore {
 
   constructor(
     readonly path: string,
-    readonly storage: Storage,
+    public storage: Storage,
     loaded: Loaded,
     readonly maxValueBytes: number,
   ) {
@@ -36,6 +36,26 @@ export class DatabaseCore {
     state.onIndexError = (error) => this.pipeline.errors$.next(error);
     this.states.set(state.name, state);
     return state;
+  }
+
+  /**
+   * After a failed commit: closes storage, opens it again and resumes the pipeline on what is
+   * durable. `reopen` opens the storage (the same directory and durability).
+   */
+  async recover(reopen: () => Promise<Storage>): Promise<void> {
+    if (!this.pipeline.stopped) return;
+    await this.pipeline.drain();
+    await this.storage.close().catch(() => undefined);
+    const storage = await reopen();
+    let loaded: Loaded;
+    try {
+      loaded = await storage.load();
+    } catch (error) {
+      await storage.close().catch(() => undefined);
+      throw error;
+    }
+    this.storage = storage;
+    this.pipeline.resume(storage, loaded, { state: (name) => this.state(name), all: () => [...this.states.values()] });
   }
 
   checkOpen(): void {

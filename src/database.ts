@@ -51,7 +51,7 @@ export async function open(path: string, options: OpenOptions = {}): Promise<Dat
   if (!(Number.isSafeInteger(maxValueBytes) && maxValueBytes > 0)) {
     fail(ErrorCode.INVALID_ARGUMENT, `maxValueBytes must be a positive integer, not ${describe(maxValueBytes)}.`);
   }
-  const storage: Storage = durability === 'memory' ? new MemoryStorage() : await RocksStorage.open(path, durability === 'sync');
+  const storage = await openStorage(path, durability);
   let loaded;
   try {
     loaded = await storage.load();
@@ -60,6 +60,10 @@ export async function open(path: string, options: OpenOptions = {}): Promise<Dat
     throw error instanceof RxkvError ? error : new RxkvError(ErrorCode.OPEN_FAILED, `Could not load ${path}: ${(error as Error).message}`, { cause: error });
   }
   return new Database(new DatabaseCore(path, storage, loaded, maxValueBytes), durability);
+}
+
+function openStorage(path: string, durability: Durability): Promise<Storage> {
+  return durability === 'memory' ? Promise.resolve(new MemoryStorage()) : RocksStorage.open(path, durability === 'sync');
 }
 
 /** A database: named tables of JSON records in one directory, one commit pipeline. */
@@ -165,9 +169,30 @@ export class Database {
     });
   }
 
-  /** Background failures, such as a failed commit after which the database stops accepting writes. */
+  /**
+   * Background failures: a failed commit (`COMMIT_FAILED`: the database stops accepting writes
+   * until `recover()`), an index function that threw (`INDEX_FAILED`).
+   */
   get errors$(): Observable<RxkvError> {
     return this.core.pipeline.errors$.asObservable();
+  }
+
+  /** Whether a failed commit stopped the database: writes reject until `recover()`. */
+  get stopped(): boolean {
+    return this.core.pipeline.stopped;
+  }
+
+  /**
+   * After a failed commit: reopens the database from disk and accepts writes again. Memory is
+   * rebuilt from what is durable; whatever differs from what was in memory (a rejected write may
+   * have reached the disk) is published as changes. Does nothing when the database is not stopped.
+   *
+   * @example
+   * db.errors$.pipe(filter((e) => e.code === 'COMMIT_FAILED')).subscribe(() => db.recover().catch(report));
+   */
+  recover(): Promise<void> {
+    this.core.checkOpen();
+    return this.core.recover(() => openStorage(this.path, this.durability));
   }
 
   /**

@@ -1,7 +1,8 @@
 import { Subject } from 'rxjs';
 import { ErrorCode, RxkvError } from '../errors.js';
 import { encodeEntry, SEQ_KEY } from '../storage/codec.js';
-import type { Storage, StorageBatch } from '../storage/storage.js';
+import type { Loaded, Storage, StorageBatch } from '../storage/storage.js';
+import { jsonEqual } from '../json/equal.js';
 import { Mutation, toChange } from './change.js';
 import { ChangeDispatcher } from './dispatch.js';
 import type { Entry } from './entry.js';
@@ -66,7 +67,7 @@ export class Pipeline {
   private readonly encode: (entry: Entry) => string;
 
   constructor(
-    private readonly storage: Storage,
+    private storage: Storage,
     seq: number,
     maxValueBytes: number,
   ) {
@@ -239,7 +240,7 @@ export class Pipeline {
   private stop(commit: Commit, cause: Error): void {
     this.failure = new RxkvError(
       ErrorCode.COMMIT_FAILED,
-      `A commit failed (${cause.message}): its writes were not acknowledged and may or may not be found after a restart. The database accepts no more writes; reopen it.`,
+      `A commit failed (${cause.message}): its writes were not acknowledged and may or may not be found after a restart. The database accepts no more writes until db.recover() reopens it from disk.`,
       { cause },
     );
     this.working.clear();
@@ -258,9 +259,49 @@ export class Pipeline {
     for (const intent of intents) intent.reject(intent.failed ? intent.error : error);
   }
 
+  /** Whether a failed commit stopped the pipeline (until `resume`). */
+  get stopped(): boolean {
+    return this.failure !== null;
+  }
+
+  /**
+   * Resumes after a failed commit on storage reopened from disk: publishes, as changes, whatever
+   * differs between memory and what is durable (the failed batch may or may not have reached the
+   * disk), then accepts writes again.
+   */
+  resume(storage: Storage, loaded: Loaded, tables: { state(name: string): TableState; all(): Iterable<TableState> }): void {
+    const mutations: Mutation[] = [];
+    for (const [name, { entries }] of loaded.tables) {
+      const state = tables.state(name);
+      for (const [key, entry] of entries) {
+        const before = state.entries.get(key);
+        if (before === undefined || before.version !== entry.version || !jsonEqual(before.value, entry.value)) {
+          mutations.push(durableMutation(state, key, before, entry, loaded.seq));
+        }
+      }
+    }
+    for (const state of tables.all()) {
+      const durable = loaded.tables.get(state.name)?.entries;
+      for (const [key, before] of state.entries) {
+        if (durable === undefined || !durable.has(key)) mutations.push(durableMutation(state, key, before, undefined, loaded.seq));
+      }
+    }
+    this.storage = storage;
+    this.failure = null;
+    this.appliedSeq = Math.max(this.seq, loaded.seq);
+    this.publish({ intents: [], mutations, seq: this.appliedSeq, ts: Date.now(), writes: null });
+  }
+
   private stoppedError(): RxkvError {
-    return new RxkvError(ErrorCode.COMMIT_FAILED, 'The database stopped accepting writes after a failed commit: reopen it.', {
+    return new RxkvError(ErrorCode.COMMIT_FAILED, 'The database stopped accepting writes after a failed commit: call db.recover() to reopen it from disk.', {
       cause: this.failure,
     });
   }
 }
+
+function durableMutation(state: TableState, key: string, before: Entry | undefined, after: Entry | undefined, seq: number): Mutation {
+  const mutation = new Mutation(state, key, before, after, undefined);
+  mutation.seq = after?.version ?? seq;
+  return mutation;
+}
+

@@ -52,8 +52,8 @@ export class BatchState implements WorkingState {
 
   /** A write was published: the committed map holds it now, unless a newer one is pending. */
   published(state: TableState, key: string, entry: Entry | undefined): void {
-    const pending = state.pending!;
-    if (pending.get(key) === (entry ?? ABSENT)) pending.delete(key);
+    const pending = state.pending;
+    if (pending !== null && pending.get(key) === (entry ?? ABSENT)) pending.delete(key);
   }
 
   /** Forgets every unpublished write (after a failed commit). */
