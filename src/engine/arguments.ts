@@ -3,7 +3,7 @@
  * synchronously, before anything is queued, so bad input never reaches the pipeline.
  */
 import { ErrorCode, fail } from '../errors.js';
-import { toFrozenJson } from '../json/validate.js';
+import { MAX_DEPTH, toFrozenJson } from '../json/validate.js';
 import type { Recipe, WriteSpec } from './writes.js';
 import type { ChangeOp } from './change.js';
 import type { ChangeFilter } from './dispatch.js';
@@ -64,6 +64,7 @@ export function incrementSpec(path: unknown, by: unknown): WriteSpec {
   if (typeof path === 'string') members = path === '' ? [] : path.split('.');
   else if (Array.isArray(path) && path.every((member) => typeof member === 'string')) members = [...path];
   else fail(ErrorCode.INVALID_ARGUMENT, `increment: the path must be a string such as 'counters.a' or an array of members, not ${describe(path)}.`);
+  if (members.length > MAX_DEPTH) fail(ErrorCode.INVALID_ARGUMENT, `increment: a path of ${members.length} members would nest deeper than ${MAX_DEPTH} levels.`);
   if (typeof by !== 'number' || !Number.isFinite(by)) fail(ErrorCode.INVALID_ARGUMENT, `increment: by must be a finite number, not ${describe(by)}.`);
   return { verb: 'increment', path: Object.freeze(members), by };
 }

@@ -103,7 +103,7 @@ function incrementPatch(current: Json | undefined, path: readonly string[], by: 
     }
     node = hasOwn(node, path[i]!) ? (node as JsonObject)[path[i]!] : undefined;
   }
-  const old = node ?? 0;
+  const old = node === undefined ? 0 : node; // absent counts as 0; null is not a number
   if (typeof old !== 'number') {
     throw new RxkvError(ErrorCode.NOT_A_NUMBER, `increment: /${path.join('/')} holds a ${old === null ? 'null' : typeof old}, not a number.`);
   }

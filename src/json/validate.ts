@@ -181,8 +181,12 @@ export function assertJson(value: unknown, previous: unknown, subject = 'value')
 }
 
 function checkShared(value: unknown, previous: unknown, depth: number, path: (string | number)[], subject: string): void {
-  if (value === previous) return;
-  if (isPlainContainer(value) && depth < MAX_DEPTH) {
+  // A subtree shared with the valid previous value is valid (undefined is never valid JSON).
+  if (value === previous && value !== undefined) return;
+  if (isPlainContainer(value)) {
+    if (depth >= MAX_DEPTH) {
+      throw new RxkvError(ErrorCode.INVALID_VALUE, `Invalid ${subject} at ${toPointer(path)}: nesting deeper than ${MAX_DEPTH} levels is not supported.`);
+    }
     const before = typeof previous === 'object' && previous !== null ? (previous as Record<string, unknown>) : undefined;
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) {
