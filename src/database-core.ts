@@ -39,21 +39,14 @@ export class DatabaseCore {
   }
 
   /**
-   * After a failed commit: closes storage, opens it again and resumes the pipeline on what is
-   * durable. `reopen` opens the storage (the same directory and durability).
+   * After a failed commit: closes storage, opens it again (and checks it) with `reopen`, and
+   * resumes the pipeline on what is durable.
    */
-  async recover(reopen: () => Promise<Storage>): Promise<void> {
+  async recover(reopen: () => Promise<{ storage: Storage; loaded: Loaded }>): Promise<void> {
     if (!this.pipeline.stopped) return;
     await this.pipeline.drain();
     await this.storage.close().catch(() => undefined);
-    const storage = await reopen();
-    let loaded: Loaded;
-    try {
-      loaded = await storage.load();
-    } catch (error) {
-      await storage.close().catch(() => undefined);
-      throw error;
-    }
+    const { storage, loaded } = await reopen();
     this.storage = storage;
     this.pipeline.resume(storage, loaded, { state: (name) => this.state(name), all: () => [...this.states.values()] });
   }

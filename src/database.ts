@@ -8,7 +8,8 @@ import { initialChanges } from './engine/initial.js';
 import type { IndexDefinition } from './engine/secondary-index.js';
 import { DatabaseCore } from './database-core.js';
 import { RocksStorage } from './storage/rocksdb.js';
-import { MemoryStorage, type Storage } from './storage/storage.js';
+import { MemoryStorage, type Loaded, type Storage } from './storage/storage.js';
+import { missingCommits } from './storage/commit-log.js';
 import { Table } from './table.js';
 import { Transaction } from './transaction.js';
 import type { Json } from './json/types.js';
@@ -22,6 +23,11 @@ export type Durability = 'sync' | 'wal' | 'memory';
 
 export interface OpenOptions {
   durability?: Durability;
+  /**
+   * Open even when commits are missing (`DATABASE_CORRUPTED`): keep what survived, start the
+   * commit record over from there, and list what was lost in `db.salvaged`.
+   */
+  salvage?: boolean;
   /** The largest record, in bytes of JSON (default 16 MiB). */
   maxValueBytes?: number;
 }
@@ -51,15 +57,35 @@ export async function open(path: string, options: OpenOptions = {}): Promise<Dat
   if (!(Number.isSafeInteger(maxValueBytes) && maxValueBytes > 0)) {
     fail(ErrorCode.INVALID_ARGUMENT, `maxValueBytes must be a positive integer, not ${describe(maxValueBytes)}.`);
   }
+  if (options.salvage !== undefined && typeof options.salvage !== 'boolean') fail(ErrorCode.INVALID_ARGUMENT, 'open({ salvage }) takes a boolean.');
   const storage = await openStorage(path, durability);
-  let loaded;
+  let loaded: Loaded;
+  let missing: [number, number][];
   try {
-    loaded = await storage.load();
+    ({ loaded, missing } = await loadChecked(storage, path, options.salvage === true));
   } catch (error) {
     await storage.close().catch(() => undefined);
     throw error instanceof RxkvError ? error : new RxkvError(ErrorCode.OPEN_FAILED, `Could not load ${path}: ${(error as Error).message}`, { cause: error });
   }
-  return new Database(new DatabaseCore(path, storage, loaded, maxValueBytes), durability);
+  return new Database(new DatabaseCore(path, storage, loaded, maxValueBytes), durability, missing);
+}
+
+/**
+ * Loads what storage holds and checks the commit record: refuses with DATABASE_CORRUPTED when
+ * commits are missing, unless salvaging; then starts the record over from what is there.
+ */
+async function loadChecked(storage: Storage, path: string, salvage: boolean): Promise<{ loaded: Loaded; missing: [number, number][] }> {
+  const loaded = await storage.load();
+  const missing = missingCommits(loaded.commits, loaded.seq);
+  if (missing.length > 0 && !salvage) {
+    const ranges = missing.map(([from, to]) => (from === to ? `${from}` : `${from}-${to}`)).join(', ');
+    throw new RxkvError(
+      ErrorCode.DATABASE_CORRUPTED,
+      `The database at ${path} is missing commits it once acknowledged (seq ${ranges}): its WAL was damaged. Restore a backup, or open it with { salvage: true } to keep what survived.`,
+    );
+  }
+  await storage.settle(loaded.seq);
+  return { loaded, missing };
 }
 
 function openStorage(path: string, durability: Durability): Promise<Storage> {
@@ -76,6 +102,8 @@ export class Database {
     private readonly core: DatabaseCore,
     /** The durability mode it was opened with. */
     readonly durability: Durability,
+    /** The seq ranges of commits found missing and given up when opened with `{ salvage: true }`. */
+    readonly salvaged: readonly [number, number][] = [],
   ) {}
 
   /** The directory it was opened from. */
@@ -192,7 +220,15 @@ export class Database {
    */
   recover(): Promise<void> {
     this.core.checkOpen();
-    return this.core.recover(() => openStorage(this.path, this.durability));
+    return this.core.recover(async () => {
+      const storage = await openStorage(this.path, this.durability);
+      try {
+        return { storage, loaded: (await loadChecked(storage, this.path, false)).loaded };
+      } catch (error) {
+        await storage.close().catch(() => undefined);
+        throw error;
+      }
+    });
   }
 
   /**

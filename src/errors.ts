@@ -21,6 +21,11 @@ export const ErrorCode = {
   DATABASE_CLOSED: 'DATABASE_CLOSED',
   /** The directory is held by another open database (in this or another process). */
   DATABASE_LOCKED: 'DATABASE_LOCKED',
+  /**
+   * Commits acknowledged earlier are missing from the database (a hole in the WAL, or a tail
+   * shorter than the watermark): `open` refuses; `{ salvage: true }` opens what survived.
+   */
+  DATABASE_CORRUPTED: 'DATABASE_CORRUPTED',
   /** RocksDB could not open the directory. */
   OPEN_FAILED: 'OPEN_FAILED',
   /** The storage write of a commit failed (disk full, I/O error): the write was not acknowledged. */

@@ -1,6 +1,6 @@
 import { Subject } from 'rxjs';
 import { ErrorCode, RxkvError } from '../errors.js';
-import { encodeEntry, SEQ_KEY } from '../storage/codec.js';
+import { encodeEntry } from '../storage/codec.js';
 import type { Loaded, Storage, StorageBatch } from '../storage/storage.js';
 import { jsonEqual } from '../json/equal.js';
 import { Mutation, toChange } from './change.js';
@@ -126,6 +126,7 @@ export class Pipeline {
     const context: ApplyContext = { working: this.working, seq: 0, ts, encode: this.encode };
     const mutations: Mutation[] = [];
     let writes: StorageBatch | null = null;
+    const first = this.appliedSeq + 1;
     let seq = this.appliedSeq;
     for (let i = 0; i < intents.length; i++) {
       const intent = intents[i]!;
@@ -151,7 +152,7 @@ export class Pipeline {
         }
       }
     }
-    if (writes !== null) writes.put(SEQ_KEY, String(seq));
+    if (writes !== null) writes.mark(first, seq);
     this.appliedSeq = seq;
     return { intents, mutations, seq, ts, writes };
   }
@@ -184,6 +185,7 @@ export class Pipeline {
     this.prepared = null;
     if (prepared !== null) this.write(prepared);
     this.publish(commit);
+    if (commit.writes !== null) this.storage.published(commit.seq);
     this.scheduleTask();
   }
 

@@ -8,6 +8,8 @@ import { mkdir } from 'node:fs/promises';
 import type { Entry } from '../engine/entry.js';
 import { ErrorCode, RxkvError } from '../errors.js';
 import { RECORD_PREFIX, RECORDS_END, SEQ_KEY, decodeEntry } from './codec.js';
+import { FLUSHED_KEY, MARKER_PREFIX, MARKERS_END, markerKey } from './commit-log.js';
+import { readWatermark, Watermark } from './watermark.js';
 import type { Loaded, Storage, StorageBatch } from './storage.js';
 
 interface LevelDown {
@@ -25,7 +27,12 @@ interface Binding {
   iterator_next(iterator: unknown, callback: (error: Error | null, array: string[], finished: boolean) => void): void;
   iterator_end(iterator: unknown, callback: (error: Error | null) => void): void;
   db_get(context: unknown, key: string, options: object, callback: (error: Error | null, value?: string) => void): void;
+  db_clear(context: unknown, options: object, callback: (error: Error | null) => void): void;
+  db_compact_range(context: unknown, start: string, end: string, callback: (error: Error | null) => void): void;
 }
+
+/** Commit markers are settled (flushed to table files, then dropped) every this many commits. */
+const SETTLE_EVERY = 8192;
 
 const require = createRequire(import.meta.url);
 const rocksdb = require('rocksdb') as (location: string) => LevelDown;
@@ -33,12 +40,18 @@ const binding = require('rocksdb/binding.js') as Binding;
 
 export class RocksStorage implements Storage {
   private readonly writeOptions: { sync: boolean };
+  /** The tail watermark ('sync' durability only: with 'wal' a lost tail is what was promised). */
+  private readonly watermark: Watermark | null;
+  private commitsSinceSettle = 0;
+  private settling: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly db: LevelDown,
+    private readonly path: string,
     sync: boolean,
   ) {
     this.writeOptions = { sync };
+    this.watermark = sync ? new Watermark(path) : null;
   }
 
   static async open(path: string, sync: boolean): Promise<RocksStorage> {
@@ -47,7 +60,7 @@ export class RocksStorage implements Storage {
     await new Promise<void>((resolve, reject) => {
       db.open({ createIfMissing: true, infoLogLevel: 'error' }, (error) => (error ? reject(openError(path, error)) : resolve()));
     });
-    return new RocksStorage(db, sync);
+    return new RocksStorage(db, path, sync);
   }
 
   /**
@@ -56,6 +69,33 @@ export class RocksStorage implements Storage {
    */
   batch(): StorageBatch {
     return new RocksBatch(binding.batch_init(this.db.context), this.writeOptions);
+  }
+
+  published(seq: number): void {
+    this.watermark?.note(seq);
+    if (++this.commitsSinceSettle >= SETTLE_EVERY) {
+      this.commitsSinceSettle = 0;
+      this.settling = this.settling.then(() => this.flushAndSettle(seq)).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Everything up to `seq` is in table files: opening flushes what it recovers from the WAL (and
+   * deletes that WAL), so this holds right after `load`. Records it and drops the older markers.
+   */
+  async settle(seq: number): Promise<void> {
+    const context = this.db.context;
+    const batch = binding.batch_init(context);
+    binding.batch_put(batch, FLUSHED_KEY, String(seq));
+    await call((done) => binding.batch_write(batch, { sync: true }, done));
+    await call((done) => binding.db_clear(context, { gte: MARKER_PREFIX, lte: markerKey(seq), limit: -1 }, done));
+    await this.watermark?.reset(seq);
+  }
+
+  /** While running: a compaction of the marker range flushes the memtable first, then settle. */
+  private async flushAndSettle(seq: number): Promise<void> {
+    await call((done) => binding.db_compact_range(this.db.context, MARKER_PREFIX, MARKERS_END, done));
+    await this.settle(seq);
   }
 
   async load(): Promise<Loaded> {
@@ -80,12 +120,18 @@ export class RocksStorage implements Storage {
       table.entries.set(recordKey, decodeEntry(value));
     });
     if (unsorted) for (const { keys } of tables.values()) keys.sort();
-    const seq = await this.get(SEQ_KEY);
-    return { seq: seq === undefined ? 0 : Number(seq), tables };
+    const markers: [number, number][] = [];
+    await this.scan(MARKER_PREFIX, MARKERS_END, (key, value) => markers.push([Number(value), Number(key.slice(1))]));
+    const seq = Number((await this.get(SEQ_KEY)) ?? 0);
+    const flushed = Number((await this.get(FLUSHED_KEY)) ?? 0);
+    const watermark = this.watermark === null ? 0 : await readWatermark(this.path);
+    return { seq, tables, commits: { flushed, markers, watermark } };
   }
 
-  close(): Promise<void> {
-    return new Promise((resolve, reject) => this.db.close((error) => (error ? reject(error) : resolve())));
+  async close(): Promise<void> {
+    await this.settling;
+    await this.watermark?.flush();
+    await call((done) => this.db.close(done));
   }
 
   private get(key: string): Promise<string | undefined> {
@@ -144,9 +190,18 @@ class RocksBatch implements StorageBatch {
     binding.batch_del(this.native, key);
   }
 
+  mark(first: number, last: number): void {
+    binding.batch_put(this.native, markerKey(last), String(first));
+    binding.batch_put(this.native, SEQ_KEY, String(last));
+  }
+
   write(done: (error: Error | null) => void): void {
     binding.batch_write(this.native, this.options, done);
   }
+}
+
+function call(run: (done: (error: Error | null) => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => run((error) => (error ? reject(error) : resolve())));
 }
 
 function openError(path: string, error: Error): RxkvError {

@@ -1,9 +1,11 @@
 import type { Entry } from '../engine/entry.js';
+import type { CommitRecord } from './commit-log.js';
 
-/** What opening finds on disk: every table's entries in key order, and the last commit's seq. */
+/** What opening finds on disk: every table's entries in key order, the last commit's seq, the commit record. */
 export interface Loaded {
   seq: number;
   tables: Map<string, { entries: Map<string, Entry>; keys: string[] }>;
+  commits: CommitRecord;
 }
 
 /**
@@ -13,6 +15,8 @@ export interface Loaded {
 export interface StorageBatch {
   put(key: string, value: string): void;
   del(key: string): void;
+  /** Records that this batch holds the commits of seqs first..last (the commit record). */
+  mark(first: number, last: number): void;
   write(done: (error: Error | null) => void): void;
 }
 
@@ -20,18 +24,29 @@ export interface StorageBatch {
 export interface Storage {
   load(): Promise<Loaded>;
   batch(): StorageBatch;
+  /** A commit was published: the storage may keep its own records of it up to date. */
+  published(seq: number): void;
+  /**
+   * Everything up to `seq` is known good (after opening, or salvaging): the commit record starts
+   * over from there.
+   */
+  settle(seq: number): Promise<void>;
   close(): Promise<void>;
 }
 
 /** `durability: 'memory'`: nothing is persisted; a commit completes at once. */
 export class MemoryStorage implements Storage {
   async load(): Promise<Loaded> {
-    return { seq: 0, tables: new Map() };
+    return { seq: 0, tables: new Map(), commits: { flushed: 0, markers: [], watermark: 0 } };
   }
 
   batch(): StorageBatch {
     return NOTHING_TO_WRITE;
   }
+
+  published(): void {}
+
+  async settle(): Promise<void> {}
 
   async close(): Promise<void> {}
 }
@@ -39,6 +54,7 @@ export class MemoryStorage implements Storage {
 const NOTHING_TO_WRITE: StorageBatch = {
   put() {},
   del() {},
+  mark() {},
   write(done) {
     done(null);
   },
