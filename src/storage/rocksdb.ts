@@ -130,7 +130,7 @@ export class RocksStorage implements Storage {
 
   async close(): Promise<void> {
     await this.settling;
-    await this.watermark?.flush();
+    await this.watermark?.flush().catch(() => undefined); // see Watermark.note: not fatal
     await call((done) => this.db.close(done));
   }
 

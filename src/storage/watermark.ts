@@ -32,7 +32,9 @@ export class Watermark {
     if (this.timer === null) {
       this.timer = setTimeout(() => {
         this.timer = null;
-        void this.flush();
+        // A watermark that cannot be written (disk full) only weakens tail detection until the
+        // next write succeeds; the commits themselves are durable in RocksDB.
+        this.flush().catch(() => undefined);
       }, EVERY_MS);
       this.timer.unref();
     }
@@ -45,7 +47,7 @@ export class Watermark {
       this.timer = null;
     }
     const seq = this.latest;
-    this.writing = this.writing.then(async () => {
+    this.writing = this.writing.catch(() => undefined).then(async () => {
       if (seq <= this.written) return;
       const temporary = join(this.dir, FILE + '.tmp');
       const file = await openFile(temporary, 'w');
