@@ -3,6 +3,8 @@
 // checked. Used by spec/crash-spec.ts (a short run) and `npm run soak` (a long one).
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { open } from 'rxkv';
 import { readRaw } from '../helpers/raw.js';
@@ -36,29 +38,34 @@ interface Log {
 
 /** Runs the writer, kills it after `acks` acknowledgements or `ms` milliseconds, returns its log. */
 async function runAndKill(dir: string, killAt: { acks: number } | { ms: number }): Promise<Log> {
-  const child = spawn(process.execPath, [WRITER, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const log: Log = { issued: new Map(), acked: new Map(), counts: { issued: 0, acked: 0, rejected: 0 } };
+  const logFile = join(dir, '..', `${basename(dir)}-writer.log`);
+  rmSync(logFile, { force: true });
+  const child = spawn(process.execPath, [WRITER, dir, logFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
   const lines = createInterface({ input: child.stdout! });
   const drained = new Promise((resolve) => lines.once('close', resolve));
-  const acks = 'acks' in killAt ? killAt.acks : -1;
+  let acked = 0;
   if ('ms' in killAt) setTimeout(() => child.kill('SIGKILL'), killAt.ms);
-  lines.on('line', (line) => {
-    const [kind, id, text] = line.split(' ') as [string, string, string];
-    const n = Number(text);
+  else lines.on('line', (line) => line === 'a' && ++acked === killAt.acks && child.kill('SIGKILL'));
+  const signal = await exited;
+  await drained;
+  if (signal !== 'SIGKILL') throw new Error(`the writer exited on its own (${signal})`);
+  const log: Log = { issued: new Map(), acked: new Map(), counts: { issued: 0, acked: 0, rejected: 0 } };
+  const text = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
+  rmSync(logFile, { force: true });
+  for (const line of text.split('\n')) {
+    const [kind, id, value] = line.split(' ') as [string, string, string];
+    const n = Number(value);
     if (kind === 'i') {
       log.counts.issued++;
       log.issued.set(id, Math.max(log.issued.get(id) ?? 0, n));
     } else if (kind === 'a') {
+      log.counts.acked++;
       log.acked.set(id, Math.max(log.acked.get(id) ?? 0, n));
-      if (++log.counts.acked === acks) child.kill('SIGKILL');
     } else if (kind === 'r') {
       log.counts.rejected++;
     }
-  });
-  const signal = await exited;
-  await drained;
-  if (signal !== 'SIGKILL') throw new Error(`the writer exited on its own (${signal})`);
+  }
   return log;
 }
 
