@@ -1,8 +1,11 @@
-import { ErrorCode, fail } from './errors.js';
+import { ErrorCode, RxkvError, fail } from './errors.js';
 import { checkTableName } from './engine/arguments.js';
 import { Pipeline } from './engine/pipeline.js';
 import { TableState } from './engine/table-state.js';
 import type { Loaded, Storage } from './storage/storage.js';
+
+/** How long recover() and close() wait for storage to take writes again after a failure. */
+const WRITABLE_WAIT_MS = 5000;
 
 /** What a database's tables and transactions share: the table states and the pipeline. */
 export class DatabaseCore {
@@ -45,10 +48,24 @@ export class DatabaseCore {
   async recover(reopen: () => Promise<{ storage: Storage; loaded: Loaded }>): Promise<void> {
     if (!this.pipeline.stopped) return;
     await this.pipeline.drain();
-    await this.storage.close().catch(() => undefined);
+    await this.untilWritable();
+    await this.storage.close();
     const { storage, loaded } = await reopen();
     this.storage = storage;
     this.pipeline.resume(storage, loaded, { state: (name) => this.state(name), all: () => [...this.states.values()] });
+  }
+
+  /** After a failed commit, waits (a while) for storage to take writes again before closing it. */
+  async untilWritable(): Promise<void> {
+    try {
+      await this.storage.writable(WRITABLE_WAIT_MS);
+    } catch (cause) {
+      throw new RxkvError(
+        ErrorCode.COMMIT_FAILED,
+        `Storage still refuses writes (${(cause as Error).message}): free space or fix the disk, then call recover() again.`,
+        { cause },
+      );
+    }
   }
 
   checkOpen(): void {

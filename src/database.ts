@@ -240,7 +240,14 @@ export class Database {
       this.core.closed = true;
       this.closing = (async () => {
         await this.core.pipeline.drain();
-        await this.core.storage.close();
+        if (this.core.pipeline.stopped) {
+          // Closing RocksDB during its error recovery hangs for good (see Storage.writable): if it
+          // does not take writes again, leave it open; the directory stays locked until exit.
+          const writable = await this.core.untilWritable().then(() => true, () => false);
+          if (writable) await this.core.storage.close();
+        } else {
+          await this.core.storage.close();
+        }
         for (const state of this.core.states.values()) state.complete();
         this.core.pipeline.dispatcher.complete();
         this.core.pipeline.errors$.complete();

@@ -31,6 +31,12 @@ interface Binding {
   db_compact_range(context: unknown, start: string, end: string, callback: (error: Error | null) => void): void;
 }
 
+/** Written, synced, to learn whether storage takes writes again after a failure. */
+const PROBE_KEY = 'mprobe';
+
+/** Written, synced, when a 'wal' database closes: any synced write syncs the whole WAL. */
+const CLOSED_KEY = 'mclosed';
+
 /** Commit markers are settled (flushed to table files, then dropped) every this many commits. */
 const SETTLE_EVERY = 8192;
 
@@ -92,6 +98,21 @@ export class RocksStorage implements Storage {
     await this.watermark?.reset(seq);
   }
 
+  async writable(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const batch = binding.batch_init(this.db.context);
+      binding.batch_put(batch, PROBE_KEY, '');
+      try {
+        await call((done) => binding.batch_write(batch, { sync: true }, done));
+        return;
+      } catch (error) {
+        if (Date.now() >= deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+  }
+
   /** While running: a compaction of the marker range flushes the memtable first, then settle. */
   private async flushAndSettle(seq: number): Promise<void> {
     await call((done) => binding.db_compact_range(this.db.context, MARKER_PREFIX, MARKERS_END, done));
@@ -131,6 +152,13 @@ export class RocksStorage implements Storage {
   async close(): Promise<void> {
     await this.settling;
     await this.watermark?.flush().catch(() => undefined); // see Watermark.note: not fatal
+    if (!this.writeOptions.sync) {
+      // 'wal' never syncs while running; a clean close does, so that what was written survives
+      // a power cut after it.
+      const batch = binding.batch_init(this.db.context);
+      binding.batch_put(batch, CLOSED_KEY, '');
+      await call((done) => binding.batch_write(batch, { sync: true }, done)).catch(() => undefined);
+    }
     await call((done) => this.db.close(done));
   }
 

@@ -31,6 +31,12 @@ export interface Storage {
    * over from there.
    */
   settle(seq: number): Promise<void>;
+  /**
+   * After a failed commit: resolves once storage takes a synced write again, or rejects after
+   * `ms`. Closing RocksDB while its automatic error recovery waits to retry never returns
+   * (facebook/rocksdb#11440, RocksDB 6.17): so it is closed only once it works again.
+   */
+  writable(ms: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -47,6 +53,8 @@ export class MemoryStorage implements Storage {
   published(): void {}
 
   async settle(): Promise<void> {}
+
+  async writable(): Promise<void> {}
 
   async close(): Promise<void> {}
 }

@@ -58,6 +58,13 @@ export class Watermark {
         await file.close();
       }
       await rename(temporary, join(this.dir, FILE));
+      // The rename is durable only once the directory is synced too.
+      const directory = await openFile(this.dir, 'r');
+      try {
+        await directory.sync();
+      } finally {
+        await directory.close();
+      }
       this.written = seq;
     });
     return this.writing;
