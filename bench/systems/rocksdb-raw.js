@@ -105,7 +105,10 @@ export async function load({ dir }) {
   const start = performance.now();
   const db = await openRaw(dir);
   const map = new Map();
+  // The records' key range ('r' + table + '\0' + key): rxkv's few meta keys are not records.
   const iterator = binding.iterator_init(db.context, {
+    gte: 'r',
+    lt: 's',
     keys: true,
     values: true,
     keyAsBuffer: false,
