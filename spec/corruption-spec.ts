@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { open } from 'rxkv';
 import { rejectedCode } from './helpers/db.js';
 import { removeTempDirs, tempDir } from './helpers/temp.js';
+import { writeLegacy } from './helpers/raw.js';
 
 const WRITER = fileURLToPath(new URL('./faults/batch-writer.js', import.meta.url));
 
@@ -34,6 +35,19 @@ describe('WAL damage', () => {
     expect(db.table('t').size).toBe(500);
     expect(db.salvaged).toEqual([]);
     await db.close();
+  });
+
+  it('should open a database written before rxkv kept a commit record, and keep one from then on', async () => {
+    const dir = tempDir('rxkv-wal');
+    await writeLegacy(dir, 't', { a: { n: 1 }, b: { n: 2 } }, 8);
+    const db = await open(dir);
+    expect([...db.table('t').entries()]).toEqual([['a', { n: 1 }], ['b', { n: 2 }]]);
+    expect(db.seq).toBe(8);
+    await db.table('t').put('c', { n: 3 });
+    await db.close();
+    const again = await open(dir);
+    expect(again.table('t').size).toBe(3);
+    await again.close();
   });
 
   it('should reopen cleanly after a torn tail (an unfinished record after the last commit)', async () => {

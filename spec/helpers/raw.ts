@@ -33,3 +33,13 @@ export async function readRaw(dir: string): Promise<Map<string, Map<string, RawR
   await new Promise<void>((resolve, reject) => db.close((error: Error | null) => (error ? reject(error) : resolve())));
   return tables;
 }
+
+/** Writes records and the seq straight into RocksDB, as an rxkv from before the commit record did. */
+export async function writeLegacy(dir: string, table: string, records: Record<string, unknown>, seq: number): Promise<void> {
+  const db = rocksdb(dir);
+  await new Promise<void>((resolve, reject) => db.open({ createIfMissing: true }, (error: Error | null) => (error ? reject(error) : resolve())));
+  const ops = Object.entries(records).map(([key, value], i) => ({ type: 'put', key: `r${table}\u0000${key}`, value: JSON.stringify([i + 1, 1, 1, value]) }));
+  ops.push({ type: 'put', key: 'mseq', value: String(seq) });
+  await new Promise<void>((resolve, reject) => db.batch(ops, { sync: true }, (error: Error | null) => (error ? reject(error) : resolve())));
+  await new Promise<void>((resolve, reject) => db.close((error: Error | null) => (error ? reject(error) : resolve())));
+}

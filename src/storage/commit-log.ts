@@ -22,8 +22,11 @@ export function markerKey(lastSeq: number): string {
 
 /** What opening found of the commit record. */
 export interface CommitRecord {
-  /** Commits up to this seq are in table files: no marker needed. */
-  flushed: number;
+  /**
+   * Commits up to this seq are in table files: no marker needed. Null in a database that never
+   * kept a commit record (made by an rxkv from before it): there is nothing to check it against.
+   */
+  flushed: number | null;
   /** [first seq, last seq] of every batch marked since, in order. */
   markers: [number, number][];
   /** The last seq the watermark file says was published (0 when there is none). */
@@ -32,6 +35,7 @@ export interface CommitRecord {
 
 /** The seq ranges that should be there and are not: holes between markers, a tail below the watermark. */
 export function missingCommits(record: CommitRecord, lastSeq: number): [number, number][] {
+  if (record.flushed === null) return [];
   const missing: [number, number][] = [];
   let expected = record.flushed + 1;
   for (const [first, last] of record.markers) {

@@ -144,7 +144,8 @@ export class RocksStorage implements Storage {
     const markers: [number, number][] = [];
     await this.scan(MARKER_PREFIX, MARKERS_END, (key, value) => markers.push([Number(value), Number(key.slice(1))]));
     const seq = Number((await this.get(SEQ_KEY)) ?? 0);
-    const flushed = Number((await this.get(FLUSHED_KEY)) ?? 0);
+    const flushedText = await this.get(FLUSHED_KEY);
+    const flushed = flushedText === undefined ? (seq === 0 ? 0 : null) : Number(flushedText);
     const watermark = this.watermark === null ? 0 : await readWatermark(this.path);
     return { seq, tables, commits: { flushed, markers, watermark } };
   }
