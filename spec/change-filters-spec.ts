@@ -96,6 +96,15 @@ describe('Change filters', () => {
     expect(seen).toEqual(scan);
   });
 
+  it('should keep its own copy of the filter: changing the object afterwards changes nothing', async () => {
+    const t = db.table('t');
+    const filter = { key: 'a' };
+    const seen = collect(t.changes(filter));
+    filter.key = 'b';
+    await Promise.all([t.put('a', 1), t.put('b', 1)]);
+    expect(seen).toEqual(['a:new']);
+  });
+
   it('should send an error of the predicate to that subscriber alone, and let the commit stand', async () => {
     const t = db.table('t');
     let failed: unknown;

@@ -122,6 +122,19 @@ describe('Queries', () => {
     expect((failed as Error).message).toBe('too high');
   });
 
+  it('should leave out of an index query a record whose index function throws, and keep the live query going', async () => {
+    const t = db.table<{ n: number }>('q', { indexes: { byN: (value) => { if (value.n < 0) throw new Error('negative'); return value.n; } } });
+    await t.put('a', { n: 1 });
+    let failed = false;
+    let last: string[] = [];
+    t.query({ index: 'byN' }).live().subscribe({ next: (rows) => (last = rows.map(([key]) => key)), error: () => (failed = true) });
+    await t.put('bad', { n: -1 });
+    await t.put('b', { n: 2 });
+    await tick();
+    expect(failed).toBeFalse();
+    expect(last).toEqual(['a', 'b']);
+  });
+
   it('should refuse bad specs with INVALID_ARGUMENT', () => {
     const t = players();
     expect(thrownCode(() => t.query({ index: 'nope' }))).toBe('INVALID_ARGUMENT');

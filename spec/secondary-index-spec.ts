@@ -119,6 +119,32 @@ describe('Secondary indexes', () => {
     expect(errors.map((error) => error.code)).toEqual(['INDEX_FAILED']);
   });
 
+  it('should report INDEX_FAILED once the commit is published, never halfway through it', async () => {
+    const t = db.table<{ n: number }>('t', { indexes: { fragile: (value) => { if (value.n < 0) throw new Error('negative'); return value.n; } } });
+    const seen: unknown[] = [];
+    db.errors$.subscribe(() => seen.push([t.get('a'), t.get('b')]));
+    await db.transaction((tx) => {
+      tx.table('t').put('a', { n: -1 });
+      tx.table('t').put('b', { n: 2 });
+    });
+    expect(seen).toEqual([[{ n: -1 }, { n: 2 }]]);
+  });
+
+  it('should leave out values that are not finite numbers', async () => {
+    const t = db.table<{ a: number; b: number }>('t', { indexes: { ratio: (value) => value.a / value.b } });
+    await Promise.all([t.put('x', { a: 0, b: 0 }), t.put('y', { a: 1, b: 0 }), t.put('z', { a: 1, b: 2 })]);
+    expect(t.index('ratio').keys()).toEqual([0.5]);
+  });
+
+  it('should let a range started before a commit go on over the records as they were', async () => {
+    await fill();
+    const range = people().index('byAge').range();
+    expect(range.next().value?.[0]).toBe('cy');
+    await people().delete('ada');
+    expect([...range].map(([key]) => key)).toEqual(['ada', 'dee', 'bob']);
+    expect(thrownCode(() => people().index('byAge').range({ limit: -1 }))).toBe('INVALID_ARGUMENT');
+  });
+
   it('should refuse an unknown index, a redefinition and bad values', () => {
     const t = people();
     expect(thrownCode(() => t.index('nope'))).toBe('INVALID_ARGUMENT');

@@ -243,6 +243,16 @@ for (const durability of DURABILITIES) {
         for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBe(seqs[i - 1]! + 1);
       });
 
+      it('should settle a no-op write after the write before it, even when it is batched alone', async () => {
+        const t = db.table('t');
+        const settled: string[] = [];
+        const first = t.merge('k', { a: 1 }).then(() => settled.push('first'));
+        await Promise.resolve(); // the next tick: a batch of its own, applied while the first syncs
+        const second = t.merge('k', { a: 1 }).then(() => settled.push('second'));
+        await Promise.all([first, second]);
+        expect(settled).toEqual(['first', 'second']);
+      });
+
       it('should give every commit a strictly increasing seq, database-wide', async () => {
         await db.table('a').put('k', 1);
         const first = db.seq;

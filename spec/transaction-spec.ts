@@ -74,6 +74,23 @@ describe('Database.transaction', () => {
     expect(db.table('t').has('other')).toBeFalse();
   });
 
+  it('should write nothing when the function catches the error of one of its writes', async () => {
+    await db.table('t').put('k', 1);
+    const code = await rejectedCode(
+      db.transaction((tx) => {
+        tx.table('t').put('x', 1);
+        try {
+          tx.table('t').put('k', 2, { ifVersion: 999 });
+        } catch {
+          // carrying on does not make a transaction half a transaction
+        }
+        return 'ok';
+      }),
+    );
+    expect(code).toBe('CONFLICT');
+    expect(db.table('t').has('x')).toBeFalse();
+  });
+
   it('should not disturb the writes batched with it when it fails', async () => {
     const t = db.table('t');
     const before = t.put('a', 1);
@@ -86,6 +103,18 @@ describe('Database.transaction', () => {
     await expectAsync(failing).toBeRejected();
     await after;
     expect([...t.keys()]).toEqual(['a', 'c']);
+  });
+
+  it('should show every table of a transaction at its new state to subscribers of any of them', async () => {
+    const a = db.table('a');
+    const b = db.table('b');
+    const seen: unknown[] = [];
+    a.state$.subscribe(() => seen.push([b.get('k'), b.snapshot().get('k'), b.query().length]));
+    await db.transaction((tx) => {
+      tx.table('a').put('k', 1);
+      tx.table('b').put('k', 2);
+    });
+    expect(seen.at(-1)).toEqual([2, 2, 1]);
   });
 
   it('should coalesce several writes of one record into one change', async () => {

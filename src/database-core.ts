@@ -12,6 +12,8 @@ export class DatabaseCore {
   readonly pipeline: Pipeline;
   readonly states = new Map<string, TableState>();
   closed = false;
+  private storageClosed = false;
+  private recovering: Promise<void> | null = null;
 
   constructor(
     readonly path: string,
@@ -36,7 +38,7 @@ export class DatabaseCore {
   }
 
   private register(state: TableState): TableState {
-    state.onIndexError = (error) => this.pipeline.errors$.next(error);
+    state.onIndexError = (error) => this.pipeline.report(error);
     this.states.set(state.name, state);
     return state;
   }
@@ -45,18 +47,36 @@ export class DatabaseCore {
    * After a failed commit: closes storage, opens it again (and checks it) with `reopen`, and
    * resumes the pipeline on what is durable.
    */
-  async recover(reopen: () => Promise<{ storage: Storage; loaded: Loaded }>): Promise<void> {
+  recover(reopen: () => Promise<{ storage: Storage; loaded: Loaded }>): Promise<void> {
+    // One recovery at a time: a second call joins the first.
+    return (this.recovering ??= this.recoverOnce(reopen).finally(() => {
+      this.recovering = null;
+    }));
+  }
+
+  private async recoverOnce(reopen: () => Promise<{ storage: Storage; loaded: Loaded }>): Promise<void> {
     if (!this.pipeline.stopped) return;
     await this.pipeline.drain();
-    await this.untilWritable();
-    await this.storage.close();
+    await this.closeStorage();
     const { storage, loaded } = await reopen();
     this.storage = storage;
+    this.storageClosed = false;
     this.pipeline.resume(storage, loaded, { state: (name) => this.state(name), all: () => [...this.states.values()] });
   }
 
+  /**
+   * Closes the storage once. After a failed commit it first waits for storage to take writes
+   * again (and throws if it does not): see Storage.writable.
+   */
+  async closeStorage(): Promise<void> {
+    if (this.storageClosed) return;
+    if (this.pipeline.stopped) await this.untilWritable();
+    await this.storage.close();
+    this.storageClosed = true;
+  }
+
   /** After a failed commit, waits (a while) for storage to take writes again before closing it. */
-  async untilWritable(): Promise<void> {
+  private async untilWritable(): Promise<void> {
     try {
       await this.storage.writable(WRITABLE_WAIT_MS);
     } catch (cause) {

@@ -130,22 +130,22 @@ export class Database {
    * const people = db.table('people', { indexes: { byCity: 'profile.city', byTag: (p) => p.tags } });
    */
   table<T = Json>(name: string, options: TableOptions<T> = {}): Table<T> {
-    let table = this.tables.get(name);
-    if (table === undefined) {
-      table = new Table(this.core, this.core.state(name));
-      this.tables.set(name, table);
-    }
     if (typeof options !== 'object' || options === null) fail(ErrorCode.INVALID_ARGUMENT, 'table() options must be an object such as { indexes }.');
     const { indexes } = options;
-    if (indexes !== undefined) {
-      if (typeof indexes !== 'object' || indexes === null) fail(ErrorCode.INVALID_ARGUMENT, "table({ indexes }) takes { name: 'json.path' | (value) => indexValue }.");
-      const state = this.core.state(name);
-      for (const [indexName, definition] of Object.entries(indexes)) {
-        if (typeof definition !== 'string' && typeof definition !== 'function') {
-          fail(ErrorCode.INVALID_ARGUMENT, `Index ${indexName}: give a JSON path such as 'profile.city' or a function of the record.`);
-        }
-        state.defineIndex(indexName, definition as IndexDefinition);
+    if (indexes !== undefined && (typeof indexes !== 'object' || indexes === null)) {
+      fail(ErrorCode.INVALID_ARGUMENT, "table({ indexes }) takes { name: 'json.path' | (value) => indexValue }.");
+    }
+    for (const [indexName, definition] of Object.entries(indexes ?? {})) {
+      if (typeof definition !== 'string' && typeof definition !== 'function') {
+        fail(ErrorCode.INVALID_ARGUMENT, `Index ${indexName}: give a JSON path such as 'profile.city' or a function of the record.`);
       }
+    }
+    const state = this.core.state(name);
+    for (const [indexName, definition] of Object.entries(indexes ?? {})) state.defineIndex(indexName, definition as IndexDefinition);
+    let table = this.tables.get(name);
+    if (table === undefined) {
+      table = new Table(this.core, state);
+      this.tables.set(name, table);
     }
     return table as unknown as Table<T>;
   }
@@ -240,14 +240,11 @@ export class Database {
       this.core.closed = true;
       this.closing = (async () => {
         await this.core.pipeline.drain();
-        if (this.core.pipeline.stopped) {
-          // Closing RocksDB during its error recovery hangs for good (see Storage.writable): if it
-          // does not take writes again, leave it open; the directory stays locked until exit.
-          const writable = await this.core.untilWritable().then(() => true, () => false);
-          if (writable) await this.core.storage.close();
-        } else {
-          await this.core.storage.close();
-        }
+        // After a failed commit storage that does not take writes again is left open rather than
+        // hang (see Storage.writable): the directory stays locked until the process exits.
+        await this.core.closeStorage().catch((error) => {
+          if (!this.core.pipeline.stopped) throw error;
+        });
         for (const state of this.core.states.values()) state.complete();
         this.core.pipeline.dispatcher.complete();
         this.core.pipeline.errors$.complete();

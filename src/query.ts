@@ -145,11 +145,20 @@ export class Query<T = Json> {
 
   private matches(key: string, value: T): boolean {
     if (this.index !== undefined) {
-      if (!this.index.valuesOf(value as Json, key).some((each) => this.inIndexRange(each))) return false;
+      if (!this.indexValues(value, key).some((each) => this.inIndexRange(each))) return false;
     } else if (!this.inKeyRange(key)) {
       return false;
     }
     return this.spec.where === undefined || this.spec.where(value, key);
+  }
+
+  /** A record whose index function throws is not in the index (reported as INDEX_FAILED), nor here. */
+  private indexValues(value: T, key: string): IndexValue[] {
+    try {
+      return this.index!.valuesOf(value as Json, key);
+    } catch {
+      return [];
+    }
   }
 
   private inKeyRange(key: string): boolean {

@@ -3,6 +3,7 @@ import { ErrorCode, fail } from './errors.js';
 import { describe } from './engine/arguments.js';
 import { isIndexValue, type IndexValue, type SecondaryIndex } from './engine/secondary-index.js';
 import type { TableState } from './engine/table-state.js';
+import type { Snapshot } from './engine/snapshot.js';
 
 /** Bounds over index values; `prefix` selects string values. */
 export interface IndexRangeOptions {
@@ -47,8 +48,11 @@ export class TableIndex<T = Json> {
     return [...this.index.values()];
   }
 
-  /** `[key, record]` pairs whose index value lies within bounds, in index order then key order. */
-  *range(options: IndexRangeOptions = {}): IterableIterator<[string, T]> {
+  /**
+   * `[key, record]` pairs whose index value lies within bounds, in index order then key order,
+   * as of the call (later commits do not show in an iteration under way).
+   */
+  range(options: IndexRangeOptions = {}): IterableIterator<[string, T]> {
     if (typeof options !== 'object' || options === null) fail(ErrorCode.INVALID_ARGUMENT, 'range() takes an options object.');
     for (const bound of ['gt', 'gte', 'lt', 'lte'] as const) if (options[bound] !== undefined) checkIndexValue(options[bound], `range({ ${bound} })`);
     if (options.prefix !== undefined && typeof options.prefix !== 'string') fail(ErrorCode.INVALID_ARGUMENT, 'range({ prefix }) takes a string.');
@@ -56,20 +60,22 @@ export class TableIndex<T = Json> {
     if (!(limit === Number.POSITIVE_INFINITY || (Number.isInteger(limit) && limit >= 0))) {
       fail(ErrorCode.INVALID_ARGUMENT, 'range({ limit }) must be a non-negative integer.');
     }
-    let count = 0;
-    const seen = new Set<string>();
+    const keys: string[] = [];
+    const seen = new Set<string>(); // a record indexed under several values shows once
     for (const value of this.index.valuesIn(options)) {
-      const keys = this.index.lookup(value);
-      if (options.reverse === true) keys.reverse();
-      for (const key of keys) {
-        if (count >= limit) return;
-        if (seen.has(key)) continue; // a record indexed under several values shows once
-        seen.add(key);
-        count++;
-        yield [key, this.state.entries.get(key)!.value as T];
+      const matching = this.index.lookup(value);
+      if (options.reverse === true) matching.reverse();
+      for (const key of matching) {
+        if (keys.length >= limit) break;
+        if (!seen.has(key)) seen.add(key), keys.push(key);
       }
     }
+    return pairsOf(keys, this.state.head as Snapshot<T>);
   }
+}
+
+function* pairsOf<T>(keys: readonly string[], snapshot: Snapshot<T>): Generator<[string, T]> {
+  for (const key of keys) yield [key, snapshot.get(key)!];
 }
 
 export function checkIndexValue(value: unknown, where: string): asserts value is IndexValue {

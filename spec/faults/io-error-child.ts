@@ -35,7 +35,7 @@ const start = performance.now();
 const later = await settle(t.put('k2', { n: 102 }));
 const laterMs = performance.now() - start;
 
-await db.recover();
+await Promise.all([db.recover(), db.recover()]); // a second call joins the first
 const afterRecovery = await settle(t.put('k3', { n: 103 }));
 await db.close();
 const reopened = await open(dir);

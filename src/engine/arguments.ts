@@ -104,5 +104,6 @@ export function checkChangeFilter<T>(filter: ChangeFilter<T>): ChangeFilter<T> {
     fail(ErrorCode.INVALID_ARGUMENT, "changes({ ops }) takes an array of 'new', 'merge' and 'delete'.");
   }
   if (initial !== undefined && typeof initial !== 'boolean') fail(ErrorCode.INVALID_ARGUMENT, 'changes({ initial }) takes a boolean.');
-  return filter;
+  // A copy: the caller may change its object after subscribing.
+  return { key, keys: keys === undefined ? undefined : [...keys], prefix, where, ops: ops === undefined ? undefined : [...ops], initial };
 }

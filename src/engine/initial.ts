@@ -15,7 +15,9 @@ export function* initialChanges(states: Iterable<TableState>, filter: ChangeFilt
         ? [filter.key]
         : filter.keys !== undefined
           ? [...new Set(filter.keys)].sort()
-          : snapshot.keys();
+          : filter.prefix !== undefined
+            ? keysOf(snapshot.range({ prefix: filter.prefix }))
+            : snapshot.keys();
     for (const key of keys) {
       if (filter.prefix !== undefined && !key.startsWith(filter.prefix)) continue;
       const entry = snapshot.entry(key);
@@ -32,4 +34,8 @@ export function* initialChanges(states: Iterable<TableState>, filter: ChangeFilt
       };
     }
   }
+}
+
+function* keysOf(pairs: Iterable<[string, unknown]>): Generator<string> {
+  for (const [key] of pairs) yield key;
 }

@@ -92,6 +92,8 @@ export class LayerWriter {
   private readonly context: ApplyContext;
   private readonly touched = new Map<TableState, Map<string, { before: Mutation['before']; last: Mutation }>>();
   private open = true;
+  /** The first write of the transaction that failed. */
+  private failure: { error: unknown } | null = null;
 
   constructor(outer: ApplyContext) {
     this.layer = new TransactionLayer(outer.working);
@@ -107,7 +109,13 @@ export class LayerWriter {
   }
 
   write(state: TableState, key: string, spec: WriteSpec, ifVersion: number | undefined): Json | undefined {
-    const mutation = applyWrite(this.context, state, key, spec, ifVersion);
+    let mutation: Mutation | null;
+    try {
+      mutation = applyWrite(this.context, state, key, spec, ifVersion);
+    } catch (error) {
+      this.failure ??= { error }; // all or nothing, even if the transaction function catches it
+      throw error;
+    }
     if (mutation === null) return this.layer.read(state, key)?.value;
     let table = this.touched.get(state);
     if (table === undefined) this.touched.set(state, (table = new Map()));
@@ -129,13 +137,13 @@ export class LayerWriter {
 
   /** The net mutations (null: none), folded into the outer working state. */
   finish(): readonly Mutation[] | null {
+    if (this.failure !== null) throw this.failure.error;
     const mutations: Mutation[] = [];
     for (const [state, table] of this.touched) {
       for (const [key, { before, last }] of table) {
         const after = last.after;
-        if (before === after) continue;
-        if (before !== undefined && after !== undefined && jsonEqual(before.value, after.value)) {
-          this.layer.write(state, key, before); // changed and changed back: no change at all
+        if (before === after || (before !== undefined && after !== undefined && jsonEqual(before.value, after.value))) {
+          this.layer.forget(state, key); // created and deleted, or changed and changed back: no change at all
           continue;
         }
         mutations.push(before === last.before ? last : new Mutation(state, key, before, after, last.encoded));

@@ -52,8 +52,10 @@ export class Pipeline {
   seq: number;
   /** Routes every change to the database-wide subscribers (`db.changes()`). */
   readonly dispatcher = new ChangeDispatcher();
-  /** Background failures: a failed commit, reported once. */
+  /** Background failures: a failed commit, an index function that threw. */
   readonly errors$ = new Subject<RxkvError>();
+  /** Errors met while a commit is published, reported once it is (never halfway through). */
+  private deferred: RxkvError[] | null = null;
 
   private queue: Intent[] = [];
   private readonly working = new BatchState();
@@ -180,12 +182,14 @@ export class Pipeline {
       this.stop(commit, error);
       return;
     }
-    // Keep the disk busy: the prepared batch goes to storage before this one is published.
+    // Keep the disk busy: the prepared batch goes to storage before this one is published. One
+    // with nothing to write settles at once, so it waits for this one's publication.
     const prepared = this.prepared;
     this.prepared = null;
-    if (prepared !== null) this.write(prepared);
+    if (prepared !== null && prepared.writes !== null) this.write(prepared);
     this.publish(commit);
     if (commit.writes !== null) this.storage.published(commit.seq);
+    if (prepared !== null && prepared.writes === null) this.write(prepared);
     this.scheduleTask();
   }
 
@@ -206,7 +210,24 @@ export class Pipeline {
     for (const resolve of idle) resolve();
   }
 
-  private publish({ intents, mutations, seq, ts }: Commit): void {
+  /** Reports a background error: at once, or after the commit being published. */
+  report(error: RxkvError): void {
+    if (this.deferred !== null) this.deferred.push(error);
+    else this.errors$.next(error);
+  }
+
+  private publish(commit: Commit): void {
+    this.deferred = [];
+    try {
+      this.publishCommit(commit);
+    } finally {
+      const errors = this.deferred;
+      this.deferred = null;
+      for (const error of errors) this.errors$.next(error);
+    }
+  }
+
+  private publishCommit({ intents, mutations, seq, ts }: Commit): void {
     this.seq = seq;
     const touched = new Map<TableState, Mutation[]>();
     for (let i = 0; i < mutations.length; i++) {

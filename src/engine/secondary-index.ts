@@ -19,7 +19,7 @@ export function compareIndexValues(a: IndexValue, b: IndexValue): number {
 const RANK = { boolean: 0, number: 1, string: 2 };
 
 export function isIndexValue(value: unknown): value is IndexValue {
-  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+  return typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
 }
 
 /**

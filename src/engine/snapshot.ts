@@ -27,10 +27,12 @@ export interface Replaced {
  * An immutable view of a table at one commit. It never changes, however the table changes later.
  *
  * Taking one costs nothing: the current snapshot reads the table's live map. When a commit
- * replaces it, it keeps the entries that commit overwrote and a link to its successor; reading an
- * old snapshot folds those links into one map of overwritten entries (so each later commit is
- * visited once), and iterating one builds its own key list once. Nobody pays for history that
- * nobody holds: an unreachable snapshot and what it kept are garbage.
+ * replaces it, it keeps that commit's mutations (what they overwrote) and a link to its successor,
+ * which does the same in turn. Reading an old snapshot folds the chain into one map of the entries
+ * overwritten since (so each later commit is visited once, and then dropped), and iterating one
+ * builds its own key list once. A snapshot held and never read keeps the chain of every later
+ * commit alive; nobody pays for history that nobody holds: an unreachable snapshot and what it
+ * kept are garbage.
  */
 export class Snapshot<T = Json> implements Iterable<[string, T]> {
   /** The newer snapshot that replaced this one; null while this is the table's current one. */

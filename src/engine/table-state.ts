@@ -10,6 +10,8 @@ import { OrderedKeys } from './ordered-keys.js';
 import { recordKey } from '../storage/codec.js';
 import { Snapshot } from './snapshot.js';
 
+const PUBLISH = Symbol('publish');
+
 /**
  * A `BehaviorSubject` that only the database can push to: `next()` from outside throws, so
  * that no caller can publish a snapshot that was never committed.
@@ -22,8 +24,8 @@ export class StateSubject<S> extends BehaviorSubject<S> {
     super.next(value);
   }
 
-  /** @internal */
-  publish(value: S): void {
+  /** @internal Keyed by a symbol the package does not export: not callable from outside. */
+  [PUBLISH](value: S): void {
     this.publishing = true;
     try {
       super.next(value);
@@ -69,8 +71,9 @@ export class TableState {
     return new TableState(name, seq, entries, OrderedKeys.fromSorted(sortedKeys));
   }
 
+  /** The current snapshot: once a commit is applied, the one it made, even before `state$` emits it. */
   get head(): Snapshot {
-    return this.state$.value;
+    return this.nextHead ?? this.state$.value;
   }
 
   /** Applies a committed batch's mutations of this table, superseding the current snapshot. */
@@ -129,7 +132,7 @@ export class TableState {
   publish(): void {
     const next = this.nextHead!;
     this.nextHead = null;
-    this.state$.publish(next);
+    this.state$[PUBLISH](next);
   }
 
   complete(): void {

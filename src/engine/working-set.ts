@@ -96,6 +96,11 @@ export class TransactionLayer implements WorkingState {
     return [...keys];
   }
 
+  /** Drops the transaction's writes of one record: the batch keeps what it had. */
+  forget(state: TableState, key: string): void {
+    this.written.get(state)?.delete(key);
+  }
+
   /** Moves the transaction's writes into the batch. */
   fold(): void {
     for (const [state, table] of this.written) for (const [key, entry] of table) this.parent.write(state, key, entry);

@@ -37,7 +37,7 @@ const PROBE_KEY = 'mprobe';
 /** Written, synced, when a 'wal' database closes: any synced write syncs the whole WAL. */
 const CLOSED_KEY = 'mclosed';
 
-/** Commit markers are settled (flushed to table files, then dropped) every this many commits. */
+/** Commit markers are settled (flushed to table files, then dropped) every this many batches. */
 const SETTLE_EVERY = 8192;
 
 const require = createRequire(import.meta.url);
@@ -90,12 +90,17 @@ export class RocksStorage implements Storage {
    * deletes that WAL), so this holds right after `load`. Records it and drops the older markers.
    */
   async settle(seq: number): Promise<void> {
+    await this.recordFlushed(seq);
+    await this.watermark?.reset(seq);
+  }
+
+  /** Records that commits up to `seq` are in table files, and drops their markers. */
+  private async recordFlushed(seq: number): Promise<void> {
     const context = this.db.context;
     const batch = binding.batch_init(context);
     binding.batch_put(batch, FLUSHED_KEY, String(seq));
     await call((done) => binding.batch_write(batch, { sync: true }, done));
     await call((done) => binding.db_clear(context, { gte: MARKER_PREFIX, lte: markerKey(seq), limit: -1 }, done));
-    await this.watermark?.reset(seq);
   }
 
   async writable(ms: number): Promise<void> {
@@ -113,10 +118,13 @@ export class RocksStorage implements Storage {
     }
   }
 
-  /** While running: a compaction of the marker range flushes the memtable first, then settle. */
+  /**
+   * While running: a compaction of the marker range flushes the memtable first. The watermark is
+   * left alone: it is already past `seq`.
+   */
   private async flushAndSettle(seq: number): Promise<void> {
     await call((done) => binding.db_compact_range(this.db.context, MARKER_PREFIX, MARKERS_END, done));
-    await this.settle(seq);
+    await this.recordFlushed(seq);
   }
 
   async load(): Promise<Loaded> {
