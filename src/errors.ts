@@ -34,6 +34,21 @@ export const ErrorCode = {
   INDEX_FAILED: 'INDEX_FAILED',
   /** Something that is read-only was asked to change (for example `state$.next`). */
   READ_ONLY: 'READ_ONLY',
+  /** Sync: the server's `authenticate` hook refused the connection (no token, or a bad one). */
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  /** Sync: the server's `authorize` hook refused a subscription or a write. */
+  FORBIDDEN: 'FORBIDDEN',
+  /** Sync: a message that is not valid JSON, of an unknown type, or with missing or mistyped fields. */
+  BAD_MESSAGE: 'BAD_MESSAGE',
+  /** Sync: a server limit was reached (subscriptions per connection). */
+  LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
+  /**
+   * Sync: the connection dropped while a write was in flight: it may or may not have been
+   * committed (read the record back to know).
+   */
+  CONNECTION_LOST: 'CONNECTION_LOST',
+  /** Sync: the client was closed; nothing more can be read from the server or written. */
+  CLIENT_CLOSED: 'CLIENT_CLOSED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -33,6 +33,11 @@ export class Transaction {
     return new TransactionTable<T>(this.core.state(name), this.writer, this.core.maxValueBytes, () => this.check());
   }
 
+  /** @internal The seq this transaction commits with (for `rxkv/server`'s replies). */
+  get seq(): number {
+    return this.writer.seq;
+  }
+
   private check(): void {
     if (!this.writer.isOpen) fail(ErrorCode.INVALID_ARGUMENT, 'This transaction has ended: use its handle only inside the transaction function.');
   }

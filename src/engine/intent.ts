@@ -104,6 +104,11 @@ export class LayerWriter {
     return this.open;
   }
 
+  /** The seq the transaction commits with; when it has written nothing, the seq of the state it read. */
+  get seq(): number {
+    return this.touched.size > 0 ? this.context.seq : this.context.seq - 1;
+  }
+
   read(state: TableState, key: string): Json | undefined {
     return this.layer.read(state, key)?.value;
   }

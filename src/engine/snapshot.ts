@@ -183,7 +183,7 @@ export class Snapshot<T = Json> implements Iterable<[string, T]> {
   }
 }
 
-function bounds(keys: readonly string[], options: RangeOptions): [number, number] {
+export function bounds(keys: readonly string[], options: RangeOptions): [number, number] {
   let start = 0;
   let end = keys.length;
   const { prefix, gt, gte, lt, lte } = options;
@@ -206,7 +206,7 @@ function bounds(keys: readonly string[], options: RangeOptions): [number, number
   return [start, Math.max(start, end)];
 }
 
-function checkRangeOptions(options: RangeOptions): void {
+export function checkRangeOptions(options: RangeOptions): void {
   if (typeof options !== 'object' || options === null) fail(ErrorCode.INVALID_ARGUMENT, 'range() takes an options object.');
   for (const bound of ['prefix', 'gt', 'gte', 'lt', 'lte'] as const) {
     const value = options[bound];

@@ -1,0 +1,19 @@
+import { ErrorCode, fail } from '../errors.js';
+import { RemoteDatabase, type ConnectOptions, type WebSocketConstructor } from './remote-database.js';
+
+/** Makes `connect` for a WebSocket implementation: the browser's global one, or `ws` in Node. */
+export function connector(WebSocket: WebSocketConstructor): (url: string, options?: ConnectOptions) => RemoteDatabase {
+  return (url, options = {}) => {
+    if (typeof url !== 'string' || !/^wss?:\/\//.test(url)) fail(ErrorCode.INVALID_ARGUMENT, `connect(url): expected a ws:// or wss:// URL, got ${JSON.stringify(url)}.`);
+    if (typeof options !== 'object' || options === null) fail(ErrorCode.INVALID_ARGUMENT, 'connect(url, options): options must be an object.');
+    const { token, reconnect } = options;
+    if (token !== undefined && typeof token !== 'string' && typeof token !== 'function') fail(ErrorCode.INVALID_ARGUMENT, 'connect: token must be a string or a function returning one.');
+    if (reconnect !== undefined) {
+      for (const name of ['minDelay', 'maxDelay'] as const) {
+        const value = reconnect[name];
+        if (value !== undefined && !(Number.isFinite(value) && value >= 0)) fail(ErrorCode.INVALID_ARGUMENT, `connect: reconnect.${name} must be a number of ms >= 0.`);
+      }
+    }
+    return new RemoteDatabase(url, options, WebSocket);
+  };
+}

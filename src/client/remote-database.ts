@@ -1,0 +1,388 @@
+import { BehaviorSubject, type Observable } from 'rxjs';
+import { checkKey, checkTableName } from '../engine/arguments.js';
+import { ErrorCode, RxkvError } from '../errors.js';
+import type { Json, MergePatch } from '../json/types.js';
+import { PROTOCOL_VERSION, REFUSED_CODES, type ServerMessage, type SubscriptionFilter, type WireChange, type WriteOp } from '../sync/protocol.js';
+import { ServerSub, TableReplica, type Listener } from './replica.js';
+import { RemoteTable, checked, type ClientCore } from './remote-table.js';
+
+/** The part of the WebSocket API the client uses: the browser's, and `ws`'s in Node. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export interface ConnectOptions {
+  /** Sent in the `hello`, for the server's `authenticate`; a function is asked again on every reconnect. */
+  token?: string | (() => string | Promise<string>);
+  /** Reconnect delays, in ms: the first retry waits up to `minDelay` (default 250), doubling up to `maxDelay` (default 10 s), with full jitter. */
+  reconnect?: { minDelay?: number; maxDelay?: number };
+}
+
+export type ConnectionState = 'connecting' | 'open' | 'closed' | 'refused';
+
+export interface Status {
+  readonly state: ConnectionState;
+  /** Why it is not open: the close reason, or what refused it. */
+  readonly reason?: string;
+}
+
+type Request =
+  | { readonly kind: 'write'; readonly ops: readonly WriteOp[]; readonly resolve: (seq: number) => void; readonly reject: (error: unknown) => void }
+  | { readonly kind: 'subscribe'; readonly subs: readonly ServerSub[] }
+  | { readonly kind: 'unsubscribe' };
+
+type Write = Extract<Request, { kind: 'write' }>;
+
+/** Close code the client uses when its replica cannot apply a patch: it reconnects for fresh snapshots. */
+const DIVERGED = 4000;
+
+/**
+ * A database served by `rxkv/server`, seen through a live replica. Made by `connect(url)`.
+ * It connects at once and reconnects after a drop (with backoff and jitter), resuming every
+ * subscription from the last `seq` it applied: no change is lost, repeated or reordered.
+ */
+export class RemoteDatabase implements ClientCore {
+  private readonly statusSubject = new BehaviorSubject<Status>({ state: 'connecting' });
+  private readonly tables = new Map<string, TableReplica>();
+  private readonly subsByNumber = new Map<number, ServerSub>();
+  /** Requests sent on the current socket and not answered yet. */
+  private readonly pending = new Map<number, Request>();
+  /** Writes made while not connected, sent once open. */
+  private outbox: Write[] = [];
+  private socket: WebSocketLike | null = null;
+  private nextRequest = 1;
+  private nextSub = 1;
+  /** The seq to resume from: every change up to it that the live subscriptions cover is applied. */
+  private appliedSeq = 0;
+  /** The newest seq seen, snapshots included. */
+  private seenSeq = 0;
+  /** The replica could not apply a patch: the next connection takes fresh snapshots instead of resuming. */
+  private diverged = false;
+  private attempt = 0;
+  private retry: ReturnType<typeof setTimeout> | null = null;
+  private ended: Promise<void> | null = null;
+
+  /** @internal Made by `connect`. */
+  constructor(
+    private readonly url: string,
+    private readonly options: ConnectOptions,
+    private readonly WebSocket: WebSocketConstructor,
+  ) {
+    this.open();
+  }
+
+  /** The connection's state: `connecting` (also while waiting to reconnect), `open`, `closed` (by `close()`) or `refused` (by the server; final). */
+  get status$(): Observable<Status> {
+    return this.statusSubject.asObservable();
+  }
+
+  get status(): Status {
+    return this.statusSubject.value;
+  }
+
+  /** The seq of the newest state the replica shows. */
+  get seq(): number {
+    return this.seenSeq;
+  }
+
+  table<T = Json>(name: string): RemoteTable<T> {
+    checkTableName(name);
+    let replica = this.tables.get(name);
+    if (replica === undefined) this.tables.set(name, (replica = new TableReplica(name)));
+    return new RemoteTable<T>(this, replica);
+  }
+
+  /**
+   * Writes several records atomically: `fn` records the writes, which are sent as one transaction.
+   * Resolves to its seq once durable on the server; nothing is written if any of them fails.
+   *
+   * @example
+   * await remote.transaction((tx) => {
+   *   tx.table('todos').merge('a', { done: true });
+   *   tx.table('log').put('a-done', { at: Date.now() });
+   * });
+   */
+  transaction(fn: (tx: RemoteTransaction) => void): Promise<number> {
+    const ops: WriteOp[] = [];
+    try {
+      fn(new RemoteTransaction(ops));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (ops.length === 0) return Promise.resolve(this.appliedSeq);
+    return this.write(ops);
+  }
+
+  /** Closes the connection: streams complete, writes not yet acknowledged reject (`CLIENT_CLOSED`). */
+  close(): Promise<void> {
+    return this.stop({ state: 'closed' }, undefined);
+  }
+
+  /** @internal */
+  attach(replica: TableReplica, filter: SubscriptionFilter, listener: Listener): () => void {
+    const { state, reason } = this.status;
+    if (state === 'closed' || state === 'refused') {
+      listener.end(state === 'closed' ? undefined : new RxkvError(ErrorCode.UNAUTHORIZED, `The server refused this client: ${reason}.`));
+      return () => undefined;
+    }
+    if (filter.keys !== undefined && filter.keys.length === 0) {
+      listener.live(); // covers no record: nothing to ask the server
+      return () => undefined;
+    }
+    const id = canonical(filter);
+    let sub = replica.subs.get(id);
+    if (sub === undefined) {
+      sub = new ServerSub(this.nextSub++, replica, filter);
+      replica.subs.set(id, sub);
+      this.subsByNumber.set(sub.number, sub);
+      if (state === 'open') this.subscribe([sub], undefined);
+    }
+    const attached = sub;
+    attached.listeners.add(listener);
+    if (attached.live) listener.live();
+    return () => {
+      if (!attached.listeners.delete(listener) || attached.listeners.size > 0) return;
+      this.drop(attached);
+      if (this.status.state === 'open') this.request({ kind: 'unsubscribe' }, (id) => ({ type: 'unsubscribe', id, subs: [attached.number] }));
+    };
+  }
+
+  /** @internal */
+  write(ops: readonly WriteOp[]): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const { state } = this.status;
+      if (state === 'closed') reject(new RxkvError(ErrorCode.CLIENT_CLOSED, 'This client was closed: nothing more can be written.'));
+      else if (state === 'refused') reject(new RxkvError(ErrorCode.UNAUTHORIZED, `The server refused this client: ${this.status.reason}.`));
+      else {
+        const write: Write = { kind: 'write', ops, resolve, reject };
+        if (state === 'open') this.sendWrite(write);
+        else this.outbox.push(write);
+      }
+    });
+  }
+
+  private open(): void {
+    this.retry = null;
+    let socket: WebSocketLike;
+    try {
+      socket = new this.WebSocket(this.url);
+    } catch (error) {
+      void this.stop({ state: 'refused', reason: `cannot connect to ${this.url}: ${(error as Error).message}` }, ErrorCode.UNAUTHORIZED);
+      return;
+    }
+    this.socket = socket;
+    socket.onopen = () => void this.hello(socket);
+    socket.onmessage = (event) => {
+      if (socket === this.socket && typeof event.data === 'string') this.receive(JSON.parse(event.data) as ServerMessage);
+    };
+    socket.onclose = (event) => this.lost(socket, event.code, event.reason);
+    socket.onerror = () => undefined; // a close event follows
+  }
+
+  private async hello(socket: WebSocketLike): Promise<void> {
+    const { token } = this.options;
+    let value: string | undefined;
+    try {
+      value = typeof token === 'function' ? await token() : token;
+    } catch (error) {
+      void this.stop({ state: 'refused', reason: `the token function failed: ${(error as Error).message}` }, ErrorCode.UNAUTHORIZED);
+      return;
+    }
+    if (socket !== this.socket) return;
+    socket.send(JSON.stringify(value === undefined ? { type: 'hello', v: PROTOCOL_VERSION } : { type: 'hello', v: PROTOCOL_VERSION, token: value }));
+  }
+
+  private receive(message: ServerMessage): void {
+    switch (message.type) {
+      case 'welcome':
+        return this.welcome();
+      case 'snapshot': {
+        const sub = this.subsByNumber.get(message.sub);
+        if (sub === undefined) return; // dropped since it was asked for
+        this.seenSeq = Math.max(this.seenSeq, message.seq);
+        sub.table.applySnapshot(sub, message.records, message.seq);
+        sub.table.settle();
+        return;
+      }
+      case 'changes':
+        return this.applyChanges(message.changes);
+      case 'subscribed':
+        this.pending.delete(message.id);
+        this.appliedSeq = Math.max(this.appliedSeq, message.seq);
+        this.seenSeq = Math.max(this.seenSeq, message.seq);
+        return;
+      case 'unsubscribed':
+        this.pending.delete(message.id);
+        return;
+      case 'committed': {
+        const write = this.pending.get(message.id);
+        this.pending.delete(message.id);
+        if (write?.kind === 'write') write.resolve(message.seq);
+        return;
+      }
+      case 'error':
+        return this.failed(message.id, message.sub, new RxkvError(message.code as ErrorCode, message.message));
+    }
+  }
+
+  private welcome(): void {
+    this.attempt = 0;
+    this.statusSubject.next({ state: 'open' });
+    const subs = [...this.subsByNumber.values()];
+    const live = subs.filter((sub) => sub.live);
+    const fresh = subs.filter((sub) => !sub.live);
+    if (live.length > 0) this.subscribe(live, this.diverged ? undefined : this.appliedSeq);
+    if (fresh.length > 0) this.subscribe(fresh, undefined);
+    this.diverged = false;
+    const outbox = this.outbox;
+    this.outbox = [];
+    for (const write of outbox) this.sendWrite(write);
+  }
+
+  private applyChanges(changes: readonly WireChange[]): void {
+    const touched = new Set<TableReplica>();
+    for (const change of changes) {
+      const replica = this.tables.get(change.table);
+      if (replica === undefined) continue;
+      if (!replica.apply(change)) {
+        // Cannot happen between this client and an rxkv server; if it does, start over from snapshots.
+        this.diverged = true;
+        this.socket?.close(DIVERGED, 'replica diverged');
+        break;
+      }
+      touched.add(replica);
+      if (change.seq > this.appliedSeq) this.appliedSeq = change.seq;
+      if (change.seq > this.seenSeq) this.seenSeq = change.seq;
+    }
+    for (const replica of touched) replica.settle();
+  }
+
+  private failed(id: number | null, subNumber: number | undefined, error: RxkvError): void {
+    const request = id === null ? undefined : this.pending.get(id);
+    if (subNumber !== undefined) {
+      const sub = this.subsByNumber.get(subNumber);
+      if (sub !== undefined) this.fail(sub, error);
+      return;
+    }
+    if (id !== null) this.pending.delete(id);
+    if (request?.kind === 'write') request.reject(error);
+    else if (request?.kind === 'subscribe') for (const sub of request.subs) this.fail(sub, error);
+  }
+
+  private fail(sub: ServerSub, error: RxkvError): void {
+    this.drop(sub);
+    for (const listener of [...sub.listeners]) listener.end(error);
+    sub.listeners.clear();
+  }
+
+  private drop(sub: ServerSub): void {
+    this.subsByNumber.delete(sub.number);
+    sub.table.subs.delete(canonical(sub.filter));
+    sub.table.prune();
+  }
+
+  private subscribe(subs: readonly ServerSub[], since: number | undefined): void {
+    this.request({ kind: 'subscribe', subs }, (id) => {
+      const specs = subs.map((sub) => ({ sub: sub.number, table: sub.table.name, ...sub.filter }));
+      return since === undefined ? { type: 'subscribe', id, subs: specs } : { type: 'subscribe', id, subs: specs, since };
+    });
+  }
+
+  private sendWrite(write: Write): void {
+    this.request(write, (id) => ({ type: 'write', id, ops: write.ops }));
+  }
+
+  private request(request: Request, build: (id: number) => object): void {
+    const id = this.nextRequest++;
+    this.pending.set(id, request);
+    this.socket!.send(JSON.stringify(build(id)));
+  }
+
+  private lost(socket: WebSocketLike, code: number, reason: string): void {
+    if (socket !== this.socket) return;
+    this.socket = null;
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const request of pending) {
+      if (request.kind === 'write') {
+        request.reject(new RxkvError(ErrorCode.CONNECTION_LOST, 'The connection dropped before the server acknowledged this write: it may or may not have been committed.'));
+      }
+    }
+    if (this.ended !== null) return;
+    if (REFUSED_CODES.has(code)) {
+      void this.stop({ state: 'refused', reason: reason || `closed with code ${code}` }, ErrorCode.UNAUTHORIZED);
+      return;
+    }
+    this.statusSubject.next({ state: 'connecting', reason: reason || `connection lost (code ${code})` });
+    const { minDelay = 250, maxDelay = 10_000 } = this.options.reconnect ?? {};
+    const ceiling = Math.min(maxDelay, minDelay * 2 ** this.attempt);
+    this.attempt++;
+    this.retry = setTimeout(() => this.open(), Math.random() * ceiling);
+  }
+
+  private stop(status: Status, code: ErrorCode | undefined): Promise<void> {
+    return (this.ended ??= this.end(status, code));
+  }
+
+  /** Ends the client for good: streams complete (or error with `code`), writes reject. */
+  private async end(status: Status, code: ErrorCode | undefined): Promise<void> {
+    if (this.retry !== null) clearTimeout(this.retry);
+    this.retry = null;
+    const error =
+      code === undefined
+        ? new RxkvError(ErrorCode.CLIENT_CLOSED, 'This client was closed before the server acknowledged this write: it may or may not have been committed.')
+        : new RxkvError(code, `The server refused this client: ${status.reason}.`);
+    const socket = this.socket;
+    this.socket = null;
+    this.statusSubject.next(status);
+    const writes = [...this.pending.values(), ...this.outbox].filter((request): request is Write => request.kind === 'write');
+    this.pending.clear();
+    this.outbox = [];
+    for (const write of writes) write.reject(error);
+    const subs = [...this.subsByNumber.values()];
+    this.subsByNumber.clear();
+    for (const sub of subs) {
+      sub.table.subs.clear();
+      for (const listener of [...sub.listeners]) listener.end(code === undefined ? undefined : error);
+      sub.listeners.clear();
+    }
+    this.statusSubject.complete();
+    if (socket !== null && socket.readyState < 2) {
+      await new Promise<void>((resolve) => {
+        socket.onclose = () => resolve();
+        socket.close(1000, 'client closed');
+      });
+    }
+  }
+}
+
+/** The writes of a `transaction`, recorded and sent together. */
+export class RemoteTransaction {
+  /** @internal */
+  constructor(private readonly ops: WriteOp[]) {}
+
+  table<T = Json>(name: string): { merge(key: string, patch: MergePatch<T>): void; put(key: string, value: T): void; delete(key: string): void } {
+    const table = checkTableName(name);
+    const ops = this.ops;
+    return {
+      merge: (key, patch) => void ops.push({ op: 'merge', table, key: checkKey(key), value: checked(patch) }),
+      put: (key, value) => void ops.push({ op: 'put', table, key: checkKey(key), value: checked(value) }),
+      delete: (key) => void ops.push({ op: 'delete', table, key: checkKey(key) }),
+    };
+  }
+}
+
+function canonical(filter: SubscriptionFilter): string {
+  if (filter.key !== undefined) return 'k' + filter.key;
+  if (filter.keys !== undefined) return 'K' + JSON.stringify(filter.keys);
+  if (filter.prefix !== undefined) return 'p' + filter.prefix;
+  return '*';
+}

@@ -1,0 +1,205 @@
+import jsonpatch from 'fast-json-patch';
+import type { Change, ChangeOp } from '../engine/change.js';
+import { bounds, checkRangeOptions, type RangeOptions } from '../engine/snapshot.js';
+import { diff } from '../json/diff.js';
+import { jsonEqual } from '../json/equal.js';
+import type { Json } from '../json/types.js';
+import type { RxkvError } from '../errors.js';
+import type { SubscriptionFilter, WireChange } from '../sync/protocol.js';
+
+/** Told what happens to the subscription it is attached to. */
+export interface Listener {
+  /** The subscription's records are in the replica (called at once when they already were). */
+  live(): void;
+  /** A change of a record the subscription covers, once live. */
+  change(change: Change): void;
+  /** The end of a message that changed something the subscription covers. */
+  settled?(): void;
+  /** The subscription failed (refused, forbidden) or the client was closed (`error` undefined). */
+  end(error: RxkvError | undefined): void;
+}
+
+/** A subscription held on the server, shared by every listener with the same filter. */
+export class ServerSub {
+  readonly listeners = new Set<Listener>();
+  /** Its snapshot arrived: its records are in the replica and its changes are applied. */
+  live = false;
+  private readonly keySet: ReadonlySet<string> | undefined;
+
+  constructor(
+    readonly number: number,
+    readonly table: TableReplica,
+    readonly filter: SubscriptionFilter,
+  ) {
+    this.keySet = filter.keys === undefined ? undefined : new Set(filter.keys);
+  }
+
+  covers(key: string): boolean {
+    const { filter } = this;
+    if (filter.key !== undefined) return key === filter.key;
+    if (this.keySet !== undefined) return this.keySet.has(key);
+    return filter.prefix === undefined || key.startsWith(filter.prefix);
+  }
+}
+
+/** An immutable view of a replica's table at one moment. */
+export class ReplicaSnapshot<T = Json> implements Iterable<[string, T]> {
+  private sorted: string[] | null = null;
+
+  constructor(
+    private readonly records: ReadonlyMap<string, T>,
+    /** The last seq the replica had applied. */
+    readonly seq: number,
+  ) {}
+
+  get size(): number {
+    return this.records.size;
+  }
+
+  get(key: string): T | undefined {
+    return this.records.get(key);
+  }
+
+  has(key: string): boolean {
+    return this.records.has(key);
+  }
+
+  keys(): IterableIterator<string> {
+    return this.sortedKeys()[Symbol.iterator]();
+  }
+
+  *values(): IterableIterator<T> {
+    for (const key of this.sortedKeys()) yield this.records.get(key)!;
+  }
+
+  entries(): IterableIterator<[string, T]> {
+    return this.range();
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, T]> {
+    return this.range();
+  }
+
+  /** Records in key order, within bounds (see `Snapshot.range` of a local table). */
+  range(options: RangeOptions = {}): IterableIterator<[string, T]> {
+    checkRangeOptions(options);
+    const keys = this.sortedKeys();
+    const [start, end] = bounds(keys, options);
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    const records = this.records;
+    const picked = options.reverse === true ? keys.slice(Math.max(start, end - limit), end).reverse() : keys.slice(start, Math.min(end, start + limit));
+    return picked.map((key): [string, T] => [key, records.get(key)!])[Symbol.iterator]();
+  }
+
+  private sortedKeys(): string[] {
+    return (this.sorted ??= [...this.records.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+  }
+}
+
+/**
+ * One table of a client's replica: the records its live subscriptions cover, kept equal to the
+ * server's by applying, in order, the snapshots and patches of one connection.
+ */
+export class TableReplica {
+  readonly records = new Map<string, Json>();
+  /** Subscriptions by filter, so that listeners with the same filter share one. */
+  readonly subs = new Map<string, ServerSub>();
+  private view: ReplicaSnapshot | null = null;
+  /** Subscriptions with a change in the message being applied. */
+  private readonly touched = new Set<ServerSub>();
+
+  constructor(readonly name: string) {}
+
+  /** The replica as an immutable snapshot (copied once per change of it, when asked for). */
+  snapshot(seq: number): ReplicaSnapshot {
+    if (this.view === null || this.view.seq !== seq) this.view = new ReplicaSnapshot(new Map(this.records), seq);
+    return this.view;
+  }
+
+  /** Applies a change from the server; returns false when the patch does not apply (the replica diverged). */
+  apply(wire: WireChange): boolean {
+    const covering = this.covering(wire.key);
+    if (covering.length === 0) return true; // of a subscription dropped since it was sent
+    const previous = this.records.get(wire.key);
+    let value: Json | undefined;
+    if (wire.op !== 'delete') {
+      try {
+        value = deepFreeze(jsonpatch.applyPatch(previous as Json, wire.patch as jsonpatch.Operation[], false, false).newDocument);
+      } catch {
+        return false;
+      }
+    }
+    this.set(wire.key, value);
+    this.emit(covering, { table: this.name, key: wire.key, op: wire.op, value, previous, patch: wire.patch, seq: wire.seq, ts: wire.ts });
+    return true;
+  }
+
+  /**
+   * A subscription's records as of `seq`: they replace what the replica held in its range. Live
+   * listeners see the difference as changes; the subscription's own become live.
+   */
+  applySnapshot(sub: ServerSub, records: readonly (readonly [string, Json])[], seq: number): void {
+    const incoming = new Map<string, Json>();
+    for (const [key, value] of records) incoming.set(key, value);
+    const ts = Date.now();
+    const gone = [...this.records.keys()].filter((key) => sub.covers(key) && !incoming.has(key));
+    for (const key of gone) this.replace(key, undefined, seq, ts);
+    for (const [key, value] of incoming) {
+      const previous = this.records.get(key);
+      if (previous === undefined || !jsonEqual(previous, value)) this.replace(key, deepFreeze(value), seq, ts);
+    }
+    if (!sub.live) {
+      sub.live = true;
+      for (const listener of sub.listeners) listener.live();
+    }
+  }
+
+  /** Tells the listeners of subscriptions that changed that a message is fully applied. */
+  settle(): void {
+    for (const sub of this.touched) for (const listener of sub.listeners) listener.settled?.();
+    this.touched.clear();
+  }
+
+  /** Drops the records no live subscription covers any more. */
+  prune(): void {
+    const live = [...this.subs.values()].filter((sub) => sub.live);
+    for (const key of [...this.records.keys()]) {
+      if (!live.some((sub) => sub.covers(key))) this.set(key, undefined);
+    }
+  }
+
+  private replace(key: string, value: Json | undefined, seq: number, ts: number): void {
+    const previous = this.records.get(key);
+    this.set(key, value);
+    const op: ChangeOp = value === undefined ? 'delete' : previous === undefined ? 'new' : 'merge';
+    const covering = this.covering(key);
+    this.emit(covering, { table: this.name, key, op, value, previous, patch: diff(previous, value), seq, ts });
+  }
+
+  private set(key: string, value: Json | undefined): void {
+    if (value === undefined) this.records.delete(key);
+    else this.records.set(key, value);
+    this.view = null;
+  }
+
+  private covering(key: string): ServerSub[] {
+    const covering: ServerSub[] = [];
+    for (const sub of this.subs.values()) if (sub.live && sub.covers(key)) covering.push(sub);
+    return covering;
+  }
+
+  private emit(covering: readonly ServerSub[], change: Change): void {
+    for (const sub of covering) {
+      this.touched.add(sub);
+      for (const listener of sub.listeners) listener.change(change);
+    }
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const member of Object.values(value)) deepFreeze(member);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,422 @@
+import type { IncomingMessage } from 'node:http';
+import type { RawData, WebSocket } from 'ws';
+import type { Database } from '../database.js';
+import type { Change } from '../engine/change.js';
+import { ErrorCode, RxkvError } from '../errors.js';
+import type { Json } from '../json/types.js';
+import { CloseCode, PROTOCOL_VERSION, type ClientMessage, type ServerMessage, type SubscriptionSpec, type WriteOp } from '../sync/protocol.js';
+import type { ChangeLog } from './change-log.js';
+import { BadMessage, parseClientMessage } from './messages.js';
+import type { Access, Settings } from './options.js';
+import { Subscription, type Receiver, type Routes } from './routes.js';
+import { changeJson, changesMessage, message, squashedJson, type Squashed } from './wire.js';
+
+/** What a connection needs of the server it belongs to. */
+export interface Host {
+  readonly db: Database;
+  readonly settings: Settings;
+  readonly routes: Routes;
+  readonly log: ChangeLog;
+  closed(connection: Connection): void;
+}
+
+/** Requests admitted but not answered yet, beyond which the connection stops reading. */
+const MAX_IN_FLIGHT = 256;
+/** Records with changes waiting for a client that is behind, beyond which it is disconnected. */
+const MAX_SQUASHED_RECORDS = 10_000;
+
+type Pending = string | Change | Squashed;
+type Request = Exclude<ClientMessage, { type: 'hello' }>;
+
+/**
+ * One client: its hello, its subscriptions and its requests, and everything sent to it, in the
+ * order it happened. Requests are admitted in the order they came (an async `authorize` must not
+ * reorder two writes), but a write's durability is awaited without holding up the next request.
+ */
+export class Connection implements Receiver {
+  private phase: 'hello' | 'authenticating' | 'open' | 'closed' = 'hello';
+  private principal: unknown = null;
+  private readonly subscriptions = new Map<number, Subscription>();
+  /** What is to be sent, in order: whole messages, and changes (sent as one message per run). */
+  private queue: Pending[] = [];
+  private flushScheduled = false;
+  /** While the client is behind: set, with the timer that disconnects it. */
+  private stall: ReturnType<typeof setTimeout> | null = null;
+  /** While behind: where each record's change waits in the current run of changes. */
+  private readonly squashing = new Map<string, number>();
+  /** The change delivered last: a change several subscriptions cover is sent once. */
+  private lastDelivered: Change | undefined;
+  /** The admission of earlier requests, while one waits for `authorize`. */
+  private admitting: Promise<void> | null = null;
+  private inFlight = 0;
+  private readonly helloTimer: ReturnType<typeof setTimeout>;
+  /** Cleared by each heartbeat, set by the client's pong. */
+  alive = true;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly request: IncomingMessage,
+    private readonly host: Host,
+  ) {
+    this.helloTimer = setTimeout(() => this.close(CloseCode.HELLO_TIMEOUT, 'no hello in time'), host.settings.helloTimeout);
+    socket.on('message', (data, isBinary) => this.receive(data, isBinary));
+    socket.on('pong', () => (this.alive = true));
+    socket.on('close', () => this.closed());
+    socket.on('error', () => socket.terminate());
+  }
+
+  /** Sends a change a subscription of this connection covers. */
+  deliver(change: Change): void {
+    if (change === this.lastDelivered) return;
+    this.lastDelivered = change;
+    if (this.stall === null) {
+      this.queue.push(change);
+      this.scheduleFlush();
+      return;
+    }
+    const record = change.table + '\0' + change.key;
+    const at = this.squashing.get(record);
+    if (at === undefined) {
+      this.squashing.set(record, this.queue.length);
+      this.queue.push(change);
+      if (this.squashing.size > MAX_SQUASHED_RECORDS) this.close(CloseCode.TOO_SLOW, 'too far behind');
+      return;
+    }
+    const waiting = this.queue[at] as Change | Squashed;
+    if ('first' in waiting) waiting.last = change;
+    else this.queue[at] = { first: waiting, last: change };
+  }
+
+  /** Heartbeat: drops a client that did not answer the last ping. */
+  ping(): void {
+    if (!this.alive) {
+      this.socket.terminate();
+      return;
+    }
+    this.alive = false;
+    this.socket.ping();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.phase === 'closed') return;
+    this.socket.close(code, reason);
+    this.closed();
+  }
+
+  private closed(): void {
+    if (this.phase === 'closed') return;
+    this.phase = 'closed';
+    clearTimeout(this.helloTimer);
+    if (this.stall !== null) clearTimeout(this.stall);
+    for (const subscription of this.subscriptions.values()) this.host.routes.remove(subscription);
+    this.subscriptions.clear();
+    this.queue = [];
+    this.host.closed(this);
+  }
+
+  private receive(data: RawData, isBinary: boolean): void {
+    if (this.phase === 'closed') return;
+    let parsed: ClientMessage;
+    try {
+      if (isBinary) throw new BadMessage(null, 'Messages are JSON text, not binary.');
+      parsed = parseClientMessage(data.toString());
+    } catch (error) {
+      if (this.phase !== 'open') this.close(CloseCode.BAD_HELLO, 'expected a hello');
+      else this.error(error instanceof BadMessage ? error.id : null, error);
+      return;
+    }
+    if (this.phase === 'hello') {
+      if (parsed.type === 'hello') void this.hello(parsed.v, parsed.token);
+      else this.close(CloseCode.BAD_HELLO, 'expected a hello');
+    } else if (parsed.type === 'hello') {
+      this.error(null, new RxkvError(ErrorCode.BAD_MESSAGE, 'hello: this connection already said hello.'));
+    } else {
+      this.admit(parsed);
+    }
+  }
+
+  private async hello(version: number, token: string | undefined): Promise<void> {
+    if (version !== PROTOCOL_VERSION) {
+      this.close(CloseCode.BAD_HELLO, `protocol version ${version} is not spoken here (${PROTOCOL_VERSION} is)`);
+      return;
+    }
+    this.phase = 'authenticating';
+    this.socket.pause();
+    const { authenticate } = this.host.settings;
+    let principal: unknown = true;
+    if (authenticate !== undefined) {
+      try {
+        principal = await authenticate({ token, request: this.request });
+      } catch {
+        principal = null;
+      }
+    }
+    if ((this.phase as Connection['phase']) === 'closed') return;
+    if (principal === null || principal === undefined) {
+      this.close(CloseCode.UNAUTHORIZED, 'authentication refused');
+      return;
+    }
+    clearTimeout(this.helloTimer);
+    this.principal = principal;
+    this.phase = 'open';
+    this.socket.resume();
+    this.send({ type: 'welcome', v: PROTOCOL_VERSION, seq: this.host.db.seq });
+  }
+
+  /** Takes requests in order: one waiting for an async `authorize` holds up those after it. */
+  private admit(request: Request): void {
+    this.inFlight++;
+    if (this.inFlight === MAX_IN_FLIGHT) this.socket.pause();
+    if (this.admitting !== null) {
+      this.chain(this.admitting.then(() => this.start(request)));
+      return;
+    }
+    const waiting = this.start(request);
+    if (waiting !== undefined) this.chain(waiting);
+  }
+
+  private chain(admission: Promise<void>): void {
+    const settled = admission.catch(() => undefined);
+    this.admitting = settled;
+    void settled.then(() => {
+      if (this.admitting === settled) this.admitting = null;
+    });
+  }
+
+  private answered(): void {
+    this.inFlight--;
+    if (this.inFlight === MAX_IN_FLIGHT / 2 && this.stall === null && this.phase === 'open') this.socket.resume();
+  }
+
+  /** Returns a promise when admission waits for `authorize`. */
+  private start(request: Request): Promise<void> | undefined {
+    if (this.phase === 'closed') return undefined;
+    switch (request.type) {
+      case 'subscribe':
+        return this.subscribe(request.id, request.subs, request.since);
+      case 'unsubscribe':
+        this.unsubscribe(request.id, request.subs);
+        return undefined;
+      case 'write':
+        return this.write(request.id, request.ops);
+    }
+  }
+
+  private subscribe(id: number, specs: readonly SubscriptionSpec[], since: number | undefined): Promise<void> | undefined {
+    const numbers = new Set(specs.map((spec) => spec.sub));
+    if (numbers.size !== specs.length || specs.some((spec) => this.subscriptions.has(spec.sub))) {
+      this.fail(id, ErrorCode.BAD_MESSAGE, 'subscribe: each "sub" must be a number not in use on this connection.');
+      return undefined;
+    }
+    if (this.subscriptions.size + specs.length > this.host.settings.maxSubscriptions) {
+      this.fail(id, ErrorCode.LIMIT_EXCEEDED, `subscribe: at most ${this.host.settings.maxSubscriptions} subscriptions per connection.`);
+      return undefined;
+    }
+    const verdicts = specs.map((spec) => this.authorized(readAccess(spec)));
+    const finish = (allowed: readonly boolean[]): void => this.subscribed(id, specs, allowed, since);
+    if (verdicts.every((verdict) => typeof verdict === 'boolean')) {
+      finish(verdicts as boolean[]);
+      return undefined;
+    }
+    return Promise.all(verdicts).then(finish);
+  }
+
+  /** Snapshots (or the replay since `since`) and going live, in one step: nothing falls between. */
+  private subscribed(id: number, specs: readonly SubscriptionSpec[], allowed: readonly boolean[], since: number | undefined): void {
+    if (this.phase === 'closed') return;
+    const { db, log, routes } = this.host;
+    const replay = since === undefined ? undefined : log.after(since, db.seq);
+    const live: Subscription[] = [];
+    specs.forEach((spec, i) => {
+      if (!allowed[i]) {
+        this.send({ type: 'error', id, sub: spec.sub, code: ErrorCode.FORBIDDEN, message: `Not authorized to read ${describe(spec)}.` });
+        return;
+      }
+      try {
+        if (replay === undefined) this.send(snapshotMessage(db, spec));
+        else db.table(spec.table);
+      } catch (error) {
+        this.send({ type: 'error', id, sub: spec.sub, ...describeError(error) });
+        return;
+      }
+      live.push(new Subscription(this, spec));
+    });
+    if (replay !== undefined) {
+      for (const change of replay) {
+        if (live.some((subscription) => subscription.covers(change.table, change.key))) this.queue.push(change);
+      }
+    }
+    for (const subscription of live) {
+      this.subscriptions.set(subscription.spec.sub, subscription);
+      routes.add(subscription);
+    }
+    this.send({ type: 'subscribed', id, seq: db.seq });
+    this.answered();
+  }
+
+  private unsubscribe(id: number, numbers: readonly number[]): void {
+    for (const number of numbers) {
+      const subscription = this.subscriptions.get(number);
+      if (subscription === undefined) continue;
+      this.subscriptions.delete(number);
+      this.host.routes.remove(subscription);
+    }
+    this.send({ type: 'unsubscribed', id });
+    this.answered();
+  }
+
+  private write(id: number, ops: readonly WriteOp[]): Promise<void> | undefined {
+    const verdicts = ops.map((op) => this.authorized({ action: 'write', table: op.table, key: op.key }));
+    const finish = (allowed: readonly boolean[]): void => {
+      if (this.phase === 'closed') return;
+      const refused = allowed.indexOf(false);
+      if (refused !== -1) {
+        const op = ops[refused]!;
+        this.fail(id, ErrorCode.FORBIDDEN, `Not authorized to write ${op.table}/${op.key}: nothing was written.`);
+        return;
+      }
+      this.host.db
+        .transaction((tx) => {
+          for (const op of ops) {
+            const table = tx.table(op.table);
+            if (op.op === 'merge') table.merge(op.key, op.value);
+            else if (op.op === 'put') table.put(op.key, op.value as Json);
+            else table.delete(op.key);
+          }
+          return tx.seq;
+        })
+        .then(
+          (seq) => {
+            if (this.phase === 'closed') return;
+            this.send({ type: 'committed', id, seq });
+            this.answered();
+          },
+          (error: unknown) => this.error(id, error),
+        );
+    };
+    if (verdicts.every((verdict) => typeof verdict === 'boolean')) {
+      finish(verdicts as boolean[]);
+      return undefined;
+    }
+    return Promise.all(verdicts).then(finish);
+  }
+
+  /** Asks `authorize`; a hook that throws or rejects refuses. */
+  private authorized(access: Access | readonly Access[]): boolean | Promise<boolean> {
+    const hook = this.host.settings.authorize;
+    if (hook === undefined) return true;
+    const asked = (Array.isArray(access) ? access : [access]) as readonly Access[];
+    const verdicts = asked.map((one) => {
+      try {
+        return hook(this.principal, one);
+      } catch {
+        return false;
+      }
+    });
+    if (verdicts.every((verdict) => typeof verdict === 'boolean')) return verdicts.every((verdict) => verdict === true);
+    return Promise.all(verdicts).then(
+      (all) => all.every((verdict) => verdict === true),
+      () => false,
+    );
+  }
+
+  private error(id: number | null, error: unknown): void {
+    if (this.phase === 'closed') return;
+    this.send({ type: 'error', id, ...describeError(error) });
+    if (id !== null) this.answered();
+  }
+
+  private fail(id: number, code: ErrorCode, text: string): void {
+    this.error(id, new RxkvError(code, text));
+  }
+
+  private send(value: ServerMessage): void {
+    this.queue.push(message(value));
+    // A snapshot or reply ends a run of changes: squashing never moves a change across it.
+    this.squashing.clear();
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.stall !== null) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  /** Sends what is queued, each run of changes as one message (applied by the client as a whole). */
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.phase === 'closed' || this.stall !== null || this.queue.length === 0) return;
+    const queue = this.queue;
+    this.queue = [];
+    this.lastDelivered = undefined;
+    const messages: string[] = [];
+    let changes: string[] = [];
+    for (const pending of queue) {
+      if (typeof pending === 'string') {
+        if (changes.length > 0) messages.push(changesMessage(changes));
+        changes = [];
+        messages.push(pending);
+      } else {
+        changes.push('first' in pending ? squashedJson(pending) : changeJson(pending));
+      }
+    }
+    if (changes.length > 0) messages.push(changesMessage(changes));
+    const last = messages.length - 1;
+    for (let i = 0; i < last; i++) this.socket.send(messages[i]!);
+    this.socket.send(messages[last]!, () => this.sent());
+    if (this.socket.bufferedAmount > this.host.settings.maxBufferedBytes) this.fallBehind();
+  }
+
+  /** The client stopped keeping up: stop sending and reading, squash its changes, give it time. */
+  private fallBehind(): void {
+    this.socket.pause();
+    this.squashing.clear();
+    this.stall = setTimeout(() => this.close(CloseCode.TOO_SLOW, 'too far behind'), this.host.settings.stallTimeout);
+  }
+
+  /** The last flush reached the kernel: a client that was behind has caught up. */
+  private sent(): void {
+    if (this.stall === null || this.phase === 'closed') return;
+    if (this.socket.bufferedAmount > this.host.settings.maxBufferedBytes / 2) return;
+    clearTimeout(this.stall);
+    this.stall = null;
+    this.squashing.clear();
+    if (this.inFlight < MAX_IN_FLIGHT) this.socket.resume();
+    this.scheduleFlush();
+  }
+}
+
+function readAccess(spec: SubscriptionSpec): Access[] {
+  const { table, key, keys, prefix } = spec;
+  if (key !== undefined) return [{ action: 'read', table, key }];
+  if (keys !== undefined) return keys.map((one) => ({ action: 'read', table, key: one }));
+  if (prefix !== undefined) return [{ action: 'read', table, prefix }];
+  return [{ action: 'read', table }];
+}
+
+function snapshotMessage(db: Database, spec: SubscriptionSpec): ServerMessage {
+  const snapshot = db.table(spec.table).snapshot();
+  const records: [string, Json][] = [];
+  if (spec.key !== undefined || spec.keys !== undefined) {
+    for (const key of spec.key !== undefined ? [spec.key] : spec.keys!) {
+      const value = snapshot.get(key);
+      if (value !== undefined) records.push([key, value]);
+    }
+  } else {
+    for (const entry of spec.prefix !== undefined ? snapshot.range({ prefix: spec.prefix }) : snapshot.entries()) records.push(entry);
+  }
+  return { type: 'snapshot', sub: spec.sub, seq: db.seq, records };
+}
+
+function describe(spec: SubscriptionSpec): string {
+  if (spec.key !== undefined) return `${spec.table}/${spec.key}`;
+  if (spec.keys !== undefined) return `keys of ${spec.table}`;
+  if (spec.prefix !== undefined) return `${spec.table}/${spec.prefix}*`;
+  return `table ${spec.table}`;
+}
+
+function describeError(error: unknown): { code: string; message: string } {
+  if (error instanceof RxkvError) return { code: error.code, message: error.message };
+  return { code: 'INTERNAL', message: 'The server failed to handle this request.' };
+}

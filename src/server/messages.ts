@@ -1,0 +1,129 @@
+import { ErrorCode, RxkvError } from '../errors.js';
+import type { ClientMessage, SubscriptionSpec, WriteOp } from '../sync/protocol.js';
+
+/** The most keys one `{ keys }` subscription and the most ops one write may name. */
+export const MAX_KEYS_PER_SUBSCRIPTION = 1000;
+export const MAX_OPS_PER_WRITE = 1000;
+
+/** A message that failed validation, with the request id to answer when it had a valid one. */
+export class BadMessage extends RxkvError {
+  constructor(
+    readonly id: number | null,
+    message: string,
+  ) {
+    super(ErrorCode.BAD_MESSAGE, message);
+  }
+}
+
+type Fields = Record<string, unknown>;
+
+/**
+ * Parses and checks one client message. Only what this returns reaches the database: every field
+ * is of the type the protocol says, and nothing else of the message is read.
+ */
+export function parseClientMessage(text: string): ClientMessage {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new BadMessage(null, 'A message must be one JSON object; this one is not valid JSON.');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new BadMessage(null, 'A message must be a JSON object with a "type".');
+  }
+  const fields = parsed as Fields;
+  const type = own(fields, 'type');
+  if (type === 'hello') {
+    const v = own(fields, 'v');
+    const token = own(fields, 'token');
+    if (!isCount(v)) throw new BadMessage(null, 'hello needs "v", the protocol version (an integer).');
+    if (token !== undefined && typeof token !== 'string') throw new BadMessage(null, 'hello: "token" must be a string.');
+    return token === undefined ? { type, v } : { type, v, token };
+  }
+  const rawId = own(fields, 'id');
+  const id = isCount(rawId) ? rawId : null;
+  const bad = (message: string): never => {
+    throw new BadMessage(id, `${String(type)}: ${message}`);
+  };
+  if (type !== 'subscribe' && type !== 'unsubscribe' && type !== 'write') {
+    throw new BadMessage(id, `Unknown message type ${JSON.stringify(type)}: expected subscribe, unsubscribe or write.`);
+  }
+  if (id === null) bad('"id" must be a non-negative integer.');
+  const requestId = id!;
+  if (type === 'subscribe') {
+    const subs = list(own(fields, 'subs'), 'subs', bad).map((sub) => subscription(sub, bad));
+    const since = own(fields, 'since');
+    if (since !== undefined && !isCount(since)) bad('"since" must be a seq (a non-negative integer).');
+    return since === undefined ? { type, id: requestId, subs } : { type, id: requestId, subs, since: since as number };
+  }
+  if (type === 'unsubscribe') {
+    const subs = list(own(fields, 'subs'), 'subs', bad);
+    if (!subs.every(isCount)) bad('"subs" must list subscription numbers.');
+    return { type, id: requestId, subs: subs as number[] };
+  }
+  const ops = list(own(fields, 'ops'), 'ops', bad);
+  if (ops.length > MAX_OPS_PER_WRITE) bad(`at most ${MAX_OPS_PER_WRITE} ops per write.`);
+  return { type, id: requestId, ops: ops.map((op) => writeOp(op, bad)) };
+}
+
+function subscription(value: unknown, bad: (message: string) => never): SubscriptionSpec {
+  if (!isObject(value)) bad('each of "subs" must be an object { sub, table, key | keys | prefix }.');
+  const fields = value as Fields;
+  const sub = own(fields, 'sub');
+  const table = own(fields, 'table');
+  const key = own(fields, 'key');
+  const keys = own(fields, 'keys');
+  const prefix = own(fields, 'prefix');
+  if (!isCount(sub)) bad('"sub" must be a non-negative integer.');
+  if (typeof table !== 'string') bad('"table" must be a string.');
+  const given = (key !== undefined ? 1 : 0) + (keys !== undefined ? 1 : 0) + (prefix !== undefined ? 1 : 0);
+  if (given > 1) bad('a subscription takes at most one of "key", "keys" and "prefix".');
+  const base = { sub: sub as number, table: table as string };
+  if (key !== undefined) {
+    if (typeof key !== 'string') bad('"key" must be a string.');
+    return { ...base, key: key as string };
+  }
+  if (keys !== undefined) {
+    if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => typeof k === 'string')) bad('"keys" must be a non-empty array of strings.');
+    if ((keys as string[]).length > MAX_KEYS_PER_SUBSCRIPTION) bad(`at most ${MAX_KEYS_PER_SUBSCRIPTION} keys per subscription.`);
+    return { ...base, keys: [...(keys as string[])] };
+  }
+  if (prefix !== undefined) {
+    if (typeof prefix !== 'string') bad('"prefix" must be a string.');
+    return { ...base, prefix: prefix as string };
+  }
+  return base;
+}
+
+function writeOp(value: unknown, bad: (message: string) => never): WriteOp {
+  if (!isObject(value)) bad('each of "ops" must be an object { op, table, key, value }.');
+  const fields = value as Fields;
+  const op = own(fields, 'op');
+  const table = own(fields, 'table');
+  const key = own(fields, 'key');
+  if (typeof table !== 'string') bad('"table" must be a string.');
+  if (typeof key !== 'string') bad('"key" must be a string.');
+  if (op === 'delete') return { op, table: table as string, key: key as string };
+  if (op !== 'merge' && op !== 'put') bad(`unknown op ${JSON.stringify(op)}: expected merge, put or delete.`);
+  const written = own(fields, 'value');
+  if (written === undefined) bad(`${String(op)} needs a "value".`);
+  return { op: op as 'merge' | 'put', table: table as string, key: key as string, value: written as never };
+}
+
+function list(value: unknown, name: string, bad: (message: string) => never): unknown[] {
+  if (!Array.isArray(value) || value.length === 0) bad(`"${name}" must be a non-empty array.`);
+  return value as unknown[];
+}
+
+/** Reads an own member only: `JSON.parse` makes `__proto__` an own member, never the prototype. */
+function own(fields: Fields, name: string): unknown {
+  return Object.hasOwn(fields, name) ? fields[name] : undefined;
+}
+
+function isObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isCount(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}

@@ -1,0 +1,97 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import { ErrorCode, fail } from '../errors.js';
+
+/** What `authorize` is asked: to read (subscribe) or write a table, a key of it, or a key prefix. */
+export interface Access {
+  readonly action: 'read' | 'write';
+  readonly table: string;
+  /** The key read or written; absent for a prefix or whole-table subscription. */
+  readonly key?: string;
+  /** The prefix of a `{ prefix }` subscription. */
+  readonly prefix?: string;
+}
+
+export interface ServeOptions<P = unknown> {
+  /** The port to listen on (`0`, the default, picks a free one). Ignored with `server`. */
+  port?: number;
+  /** The interface to listen on (default `127.0.0.1`: loopback only). Ignored with `server`. */
+  host?: string;
+  /** An HTTP(S) server to attach to, instead of listening on a port of our own. */
+  server?: HttpServer | HttpsServer;
+  /** Only upgrade requests to this path (default: any path). */
+  path?: string;
+  /**
+   * Called with the token of a connecting client's `hello`; returns (or resolves to) the principal
+   * `authorize` will be asked about, or null to refuse (as does throwing). Without it, every
+   * client is let in.
+   */
+  authenticate?: (context: { token: string | undefined; request: IncomingMessage }) => P | null | Promise<P | null>;
+  /** Asked on every subscribe and every write; only `true` allows. Without it, everything is allowed. */
+  authorize?: (principal: P, access: Access) => boolean | Promise<boolean>;
+  /** The browser `Origin`s allowed to connect; others get HTTP 403. Requests without an `Origin` (not from a browser) are let through. */
+  origins?: readonly string[];
+  /** The largest message a client may send, in bytes (default 1 MiB); a larger one closes the connection with 1009. */
+  maxMessageBytes?: number;
+  /** The most subscriptions one connection may hold (default 100). */
+  maxSubscriptions?: number;
+  /**
+   * How many bytes may wait to be sent to one client (default 4 MiB). Beyond it, the client is
+   * behind: its changes are squashed per record until it catches up, and if it stays behind for
+   * `stallTimeout` it is disconnected (close code 4429) to resume when it returns.
+   */
+  maxBufferedBytes?: number;
+  /** How long a client may stay behind, in ms (default 10 s). */
+  stallTimeout?: number;
+  /** Ping interval, in ms (default 30 s; 0: none): a client that has not answered the previous ping is dropped. */
+  heartbeat?: number;
+  /** How long a client has to say `hello`, in ms (default 10 s). */
+  helloTimeout?: number;
+  /** How many recent changes are kept to resume clients from (default 10,000); older gaps get fresh snapshots. */
+  logSize?: number;
+}
+
+export interface Settings<P = unknown> {
+  readonly authenticate: ServeOptions<P>['authenticate'];
+  readonly authorize: ServeOptions<P>['authorize'];
+  readonly origins: ReadonlySet<string> | undefined;
+  readonly path: string | undefined;
+  readonly maxMessageBytes: number;
+  readonly maxSubscriptions: number;
+  readonly maxBufferedBytes: number;
+  readonly stallTimeout: number;
+  readonly heartbeat: number;
+  readonly helloTimeout: number;
+  readonly logSize: number;
+}
+
+export function settings<P>(options: ServeOptions<P>): Settings<P> {
+  if (typeof options !== 'object' || options === null) fail(ErrorCode.INVALID_ARGUMENT, 'serve(db, options): options must be an object.');
+  const { authenticate, authorize, origins, path } = options;
+  if (authenticate !== undefined && typeof authenticate !== 'function') fail(ErrorCode.INVALID_ARGUMENT, 'serve: authenticate must be a function.');
+  if (authorize !== undefined && typeof authorize !== 'function') fail(ErrorCode.INVALID_ARGUMENT, 'serve: authorize must be a function.');
+  if (origins !== undefined && !(Array.isArray(origins) && origins.every((origin) => typeof origin === 'string'))) {
+    fail(ErrorCode.INVALID_ARGUMENT, 'serve: origins must be an array of origins, such as ["https://app.example.com"].');
+  }
+  if (path !== undefined && !(typeof path === 'string' && path.startsWith('/'))) fail(ErrorCode.INVALID_ARGUMENT, 'serve: path must start with "/".');
+  return {
+    authenticate,
+    authorize,
+    origins: origins === undefined ? undefined : new Set(origins),
+    path,
+    maxMessageBytes: count(options as Record<string, unknown>, 'maxMessageBytes', 1 << 20, 1),
+    maxSubscriptions: count(options as Record<string, unknown>, 'maxSubscriptions', 100, 1),
+    maxBufferedBytes: count(options as Record<string, unknown>, 'maxBufferedBytes', 4 << 20, 1),
+    stallTimeout: count(options as Record<string, unknown>, 'stallTimeout', 10_000, 1),
+    heartbeat: count(options as Record<string, unknown>, 'heartbeat', 30_000, 0),
+    helloTimeout: count(options as Record<string, unknown>, 'helloTimeout', 10_000, 1),
+    logSize: count(options as Record<string, unknown>, 'logSize', 10_000, 0),
+  };
+}
+
+function count(options: Record<string, unknown>, name: keyof ServeOptions, fallback: number, least: number): number {
+  const value = options[name];
+  if (value === undefined) return fallback;
+  if (!(Number.isSafeInteger(value) && (value as number) >= least)) fail(ErrorCode.INVALID_ARGUMENT, `serve: ${name} must be an integer >= ${least}.`);
+  return value as number;
+}

@@ -1,0 +1,156 @@
+import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Subscription as RxSubscription } from 'rxjs';
+import { WebSocketServer } from 'ws';
+import type { Database } from '../database.js';
+import type { Change } from '../engine/change.js';
+import { ErrorCode, fail } from '../errors.js';
+import { CloseCode } from '../sync/protocol.js';
+import { ChangeLog } from './change-log.js';
+import { Connection, type Host } from './connection.js';
+import { settings, type ServeOptions, type Settings } from './options.js';
+import { Routes } from './routes.js';
+
+/** A running sync server. */
+export interface SyncServer {
+  /** The port it listens on (that of the attached server, with `server`). */
+  readonly port: number;
+  /** How many clients are connected. */
+  readonly connections: number;
+  /** Disconnects every client (close code 1001) and stops serving; the database stays open. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves a database to `rxkv/client` replicas over WebSocket.
+ *
+ * @example
+ * const server = await serve(db, {
+ *   port: 8080,
+ *   authenticate: ({ token }) => users.byToken(token) ?? null,
+ *   authorize: (user, { action, table }) => action === 'read' || user.admin,
+ * });
+ */
+export async function serve<P = unknown>(db: Database, options: ServeOptions<P> = {}): Promise<SyncServer> {
+  const resolved = settings(options);
+  let http = options.server;
+  const owned = http === undefined;
+  if (http === undefined) {
+    http = createServer((_request, response) => response.writeHead(426, { 'content-type': 'text/plain' }).end('A WebSocket endpoint: connect with rxkv/client.\n'));
+    await listen(http, options.port ?? 0, options.host ?? '127.0.0.1');
+  }
+  return new Server(db, http, owned, resolved as Settings);
+}
+
+class Server implements SyncServer, Host {
+  readonly routes = new Routes();
+  readonly log: ChangeLog;
+  private readonly clients = new Set<Connection>();
+  private readonly sockets: WebSocketServer;
+  private readonly feed: RxSubscription;
+  private readonly heartbeat: ReturnType<typeof setInterval> | null;
+  private readonly upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => this.onUpgrade(request, socket, head);
+  /** The seq of the last change seen: a change below it means the database's history restarted. */
+  private seq: number;
+  private closing: Promise<void> | null = null;
+
+  constructor(
+    readonly db: Database,
+    private readonly http: HttpServer | import('node:https').Server,
+    private readonly owned: boolean,
+    readonly settings: Settings,
+  ) {
+    this.seq = db.seq;
+    this.log = new ChangeLog(settings.logSize, db.seq);
+    this.sockets = new WebSocketServer({ noServer: true, maxPayload: settings.maxMessageBytes, perMessageDeflate: false });
+    this.feed = db.changes().subscribe((change) => this.publish(change));
+    http.on('upgrade', this.upgrade);
+    this.heartbeat = settings.heartbeat > 0 ? setInterval(() => this.clients.forEach((client) => client.ping()), settings.heartbeat) : null;
+    this.heartbeat?.unref();
+  }
+
+  get port(): number {
+    return (this.http.address() as AddressInfo).port;
+  }
+
+  get connections(): number {
+    return this.clients.size;
+  }
+
+  closed(connection: Connection): void {
+    this.clients.delete(connection);
+  }
+
+  close(): Promise<void> {
+    return (this.closing ??= this.shutDown());
+  }
+
+  private async shutDown(): Promise<void> {
+    this.http.off('upgrade', this.upgrade);
+    this.feed.unsubscribe();
+    if (this.heartbeat !== null) clearInterval(this.heartbeat);
+    for (const client of [...this.clients]) client.close(CloseCode.GOING_AWAY, 'server closing');
+    await new Promise<void>((resolve) => this.sockets.close(() => resolve()));
+    if (this.owned) {
+      await new Promise<void>((resolve) => {
+        this.http.close(() => resolve());
+        this.http.closeAllConnections?.();
+      });
+    }
+  }
+
+  private publish(change: Change): void {
+    if (change.seq < this.seq) {
+      // db.recover() republished the database from disk: what clients hold is no longer a prefix
+      // of this history. They reconnect and take fresh snapshots.
+      this.log.reset(this.db.seq);
+      this.seq = this.db.seq;
+      for (const client of [...this.clients]) client.close(CloseCode.RESYNC, 'history restarted');
+      return;
+    }
+    this.seq = change.seq;
+    this.log.append(change);
+    this.routes.route(change);
+  }
+
+  private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const { path, origins } = this.settings;
+    if (path !== undefined && new URL(request.url ?? '/', 'http://localhost').pathname !== path) {
+      // On a server of the user's, other paths may be someone else's to upgrade.
+      if (this.owned) refuse(socket, 404, 'Not Found');
+      return;
+    }
+    const origin = request.headers.origin;
+    if (origins !== undefined && origin !== undefined && !origins.has(origin)) {
+      refuse(socket, 403, 'Forbidden');
+      return;
+    }
+    if (this.closing !== null) {
+      refuse(socket, 503, 'Service Unavailable');
+      return;
+    }
+    this.sockets.handleUpgrade(request, socket, head, (webSocket) => {
+      if (this.closing !== null) {
+        webSocket.close(CloseCode.GOING_AWAY, 'server closing');
+        return;
+      }
+      this.clients.add(new Connection(webSocket, request, this));
+    });
+  }
+}
+
+function refuse(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+function listen(http: HttpServer, port: number, host: string): Promise<void> {
+  if (!(Number.isInteger(port) && port >= 0 && port < 65536)) fail(ErrorCode.INVALID_ARGUMENT, 'serve: port must be an integer from 0 to 65535.');
+  return new Promise((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(port, host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,82 @@
+/**
+ * The sync protocol between `rxkv/server` and `rxkv/client`: one JSON object per WebSocket text
+ * message, each with a `type`. The README documents it as a table; this file is its source.
+ *
+ * One connection is one ordered stream: everything the server sends is in the order it happened,
+ * so a replica that applies messages in order equals the server, for what it subscribed to, as of
+ * the last `seq` it saw. That is what makes resuming from one `seq` per connection exact.
+ */
+import type { Json, MergePatch, Operation } from '../json/types.js';
+import type { ChangeOp } from '../engine/change.js';
+
+export const PROTOCOL_VERSION = 1;
+
+/** WebSocket close codes the server uses (1000-1015 are the standard ones, 4000-4999 are ours). */
+export const CloseCode = {
+  /** The server is shutting down (`close()`): reconnect later. */
+  GOING_AWAY: 1001,
+  /** A message larger than `maxMessageBytes` (closed by `ws` itself). */
+  MESSAGE_TOO_BIG: 1009,
+  /** The first message was not a valid `hello`, or its protocol version is not spoken here: refused. */
+  BAD_HELLO: 4400,
+  /** `authenticate` refused the token: refused. */
+  UNAUTHORIZED: 4401,
+  /** No `hello` within the hello timeout. */
+  HELLO_TIMEOUT: 4408,
+  /** The database's history restarted (after `db.recover()`): reconnect and take fresh snapshots. */
+  RESYNC: 4409,
+  /** The client stopped reading and stayed behind: reconnect and resume. */
+  TOO_SLOW: 4429,
+} as const;
+
+/** Close codes after which a client must not reconnect on its own. */
+export const REFUSED_CODES: ReadonlySet<number> = new Set([CloseCode.BAD_HELLO, CloseCode.UNAUTHORIZED]);
+
+/** What a subscription covers: one key, some keys, a key prefix, or (none of them) the whole table. */
+export interface SubscriptionFilter {
+  readonly key?: string;
+  readonly keys?: readonly string[];
+  readonly prefix?: string;
+}
+
+export interface SubscriptionSpec extends SubscriptionFilter {
+  /** The client's number for this subscription, unique on its connection. */
+  readonly sub: number;
+  readonly table: string;
+}
+
+export type WriteOp =
+  | { readonly op: 'merge'; readonly table: string; readonly key: string; readonly value: MergePatch<Json> }
+  | { readonly op: 'put'; readonly table: string; readonly key: string; readonly value: Json }
+  | { readonly op: 'delete'; readonly table: string; readonly key: string };
+
+export type ClientMessage =
+  | { readonly type: 'hello'; readonly v: number; readonly token?: string }
+  /** With `since`, resume: changes after `since` are replayed when the server still has them. */
+  | { readonly type: 'subscribe'; readonly id: number; readonly subs: readonly SubscriptionSpec[]; readonly since?: number }
+  | { readonly type: 'unsubscribe'; readonly id: number; readonly subs: readonly number[] }
+  /** One op is a plain write; several are one transaction (all or nothing). */
+  | { readonly type: 'write'; readonly id: number; readonly ops: readonly WriteOp[] };
+
+/** One change on the wire: `patch` takes the record from its previous value to its new one. */
+export interface WireChange {
+  readonly table: string;
+  readonly key: string;
+  readonly op: ChangeOp;
+  readonly seq: number;
+  readonly ts: number;
+  readonly patch: readonly Operation[];
+}
+
+export type ServerMessage =
+  | { readonly type: 'welcome'; readonly v: number; readonly seq: number }
+  /** The records a subscription covers, as of `seq`: they replace what the replica held in its range. */
+  | { readonly type: 'snapshot'; readonly sub: number; readonly seq: number; readonly records: readonly (readonly [string, Json])[] }
+  | { readonly type: 'changes'; readonly changes: readonly WireChange[] }
+  /** Ends a `subscribe`: every snapshot and replayed change it asked for came before. */
+  | { readonly type: 'subscribed'; readonly id: number; readonly seq: number }
+  | { readonly type: 'unsubscribed'; readonly id: number }
+  /** A write is durable; any change of it the replica subscribed to came before. */
+  | { readonly type: 'committed'; readonly id: number; readonly seq: number }
+  /** A request failed (with `sub`: only that subscription of a `subscribe`); `id` is null when the request had none. */
+  | { readonly type: 'error'; readonly id: number | null; readonly sub?: number; readonly code: string; readonly message: string };
