@@ -6,3 +6,4 @@ export type { ChangeFilter } from '../engine/dispatch.js';
 export type { RangeOptions } from '../engine/snapshot.js';
 export type { Json, JsonObject, MergePatch, Operation } from '../json/types.js';
 export { RxkvError, ErrorCode } from '../errors.js';
+export { uuid } from '../uuid.js';

@@ -66,6 +66,8 @@ export class RemoteDatabase implements ClientCore {
   private seenSeq = 0;
   /** The replica could not apply a patch: the next connection takes fresh snapshots instead of resuming. */
   private diverged = false;
+  /** The largest message the server takes (told in its welcome). */
+  private maxMessageBytes = Number.POSITIVE_INFINITY;
   private attempt = 0;
   private retry: ReturnType<typeof setTimeout> | null = null;
   private ended: Promise<void> | null = null;
@@ -203,6 +205,7 @@ export class RemoteDatabase implements ClientCore {
   private receive(message: ServerMessage): void {
     switch (message.type) {
       case 'welcome':
+        this.maxMessageBytes = message.maxMessageBytes;
         return this.welcome();
       case 'snapshot': {
         const sub = this.subsByNumber.get(message.sub);
@@ -297,13 +300,21 @@ export class RemoteDatabase implements ClientCore {
   }
 
   private sendWrite(write: Write): void {
-    this.request(write, (id) => ({ type: 'write', id, ops: write.ops }));
+    const id = this.nextRequest;
+    const text = JSON.stringify({ type: 'write', id, ops: write.ops });
+    // The server would close the connection on a message over its limit: refuse it here instead.
+    if (text.length * 3 > this.maxMessageBytes && new TextEncoder().encode(text).length > this.maxMessageBytes) {
+      write.reject(new RxkvError(ErrorCode.VALUE_TOO_LARGE, `This write is larger than the server takes in one message (${this.maxMessageBytes} bytes): nothing was sent.`));
+      return;
+    }
+    this.request(write, () => text);
   }
 
-  private request(request: Request, build: (id: number) => object): void {
+  private request(request: Request, build: (id: number) => object | string): void {
     const id = this.nextRequest++;
     this.pending.set(id, request);
-    this.socket!.send(JSON.stringify(build(id)));
+    const message = build(id);
+    this.socket!.send(typeof message === 'string' ? message : JSON.stringify(message));
   }
 
   private lost(socket: WebSocketLike, code: number, reason: string): void {
@@ -321,7 +332,8 @@ export class RemoteDatabase implements ClientCore {
       void this.stop({ state: 'refused', reason: reason || `closed with code ${code}` }, ErrorCode.UNAUTHORIZED);
       return;
     }
-    this.statusSubject.next({ state: 'connecting', reason: reason || `connection lost (code ${code})` });
+    const opened = this.status.state === 'open';
+    this.statusSubject.next({ state: 'connecting', reason: reason || (opened ? `connection lost (code ${code})` : `cannot connect (code ${code})`) });
     const { minDelay = 250, maxDelay = 10_000 } = this.options.reconnect ?? {};
     const ceiling = Math.min(maxDelay, minDelay * 2 ** this.attempt);
     this.attempt++;
@@ -354,7 +366,6 @@ export class RemoteDatabase implements ClientCore {
       for (const listener of [...sub.listeners]) listener.end(code === undefined ? undefined : error);
       sub.listeners.clear();
     }
-    this.statusSubject.complete();
     if (socket !== null && socket.readyState < 2) {
       await new Promise<void>((resolve) => {
         socket.onclose = () => resolve();

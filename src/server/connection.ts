@@ -22,10 +22,15 @@ export interface Host {
 
 /** Requests admitted but not answered yet, beyond which the connection stops reading. */
 const MAX_IN_FLIGHT = 256;
+/** How long a client has to answer the server's close frame before its socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
 /** Records with changes waiting for a client that is behind, beyond which it is disconnected. */
 const MAX_SQUASHED_RECORDS = 10_000;
 
 type Pending = string | Change | Squashed;
+/** The verdict on a subscription past `maxSubscriptions`. */
+const LIMIT = 'limit';
+type Verdict = boolean | typeof LIMIT;
 type Request = Exclude<ClientMessage, { type: 'hello' }>;
 
 /**
@@ -99,7 +104,10 @@ export class Connection implements Receiver {
 
   close(code: number, reason: string): void {
     if (this.phase === 'closed') return;
+    // Read again, to see the client's close frame; a client that does not answer is cut off.
+    this.socket.resume();
     this.socket.close(code, reason);
+    setTimeout(() => this.socket.terminate(), CLOSE_GRACE_MS).unref();
     this.closed();
   }
 
@@ -160,7 +168,7 @@ export class Connection implements Receiver {
     this.principal = principal;
     this.phase = 'open';
     this.socket.resume();
-    this.send({ type: 'welcome', v: PROTOCOL_VERSION, seq: this.host.db.seq });
+    this.send({ type: 'welcome', v: PROTOCOL_VERSION, seq: this.host.db.seq, maxMessageBytes: this.host.settings.maxMessageBytes });
   }
 
   /** Takes requests in order: one waiting for an async `authorize` holds up those after it. */
@@ -208,26 +216,28 @@ export class Connection implements Receiver {
       this.fail(id, ErrorCode.BAD_MESSAGE, 'subscribe: each "sub" must be a number not in use on this connection.');
       return undefined;
     }
-    if (this.subscriptions.size + specs.length > this.host.settings.maxSubscriptions) {
-      this.fail(id, ErrorCode.LIMIT_EXCEEDED, `subscribe: at most ${this.host.settings.maxSubscriptions} subscriptions per connection.`);
-      return undefined;
-    }
-    const verdicts = specs.map((spec) => this.authorized(readAccess(spec)));
-    const finish = (allowed: readonly boolean[]): void => this.subscribed(id, specs, allowed, since);
-    if (verdicts.every((verdict) => typeof verdict === 'boolean')) {
-      finish(verdicts as boolean[]);
+    const room = this.host.settings.maxSubscriptions - this.subscriptions.size;
+    const verdicts = specs.map((spec, i) => (i < room ? this.authorized(readAccess(spec)) : LIMIT));
+    const finish = (allowed: readonly Verdict[]): void => this.subscribed(id, specs, allowed, since);
+    if (verdicts.every((verdict) => typeof verdict !== 'object')) {
+      finish(verdicts as Verdict[]);
       return undefined;
     }
     return Promise.all(verdicts).then(finish);
   }
 
   /** Snapshots (or the replay since `since`) and going live, in one step: nothing falls between. */
-  private subscribed(id: number, specs: readonly SubscriptionSpec[], allowed: readonly boolean[], since: number | undefined): void {
+  private subscribed(id: number, specs: readonly SubscriptionSpec[], allowed: readonly Verdict[], since: number | undefined): void {
     if (this.phase === 'closed') return;
     const { db, log, routes } = this.host;
     const replay = since === undefined ? undefined : log.after(since, db.seq);
     const live: Subscription[] = [];
     specs.forEach((spec, i) => {
+      if (allowed[i] === LIMIT) {
+        const limit = this.host.settings.maxSubscriptions;
+        this.send({ type: 'error', id, sub: spec.sub, code: ErrorCode.LIMIT_EXCEEDED, message: `At most ${limit} subscriptions per connection.` });
+        return;
+      }
       if (!allowed[i]) {
         this.send({ type: 'error', id, sub: spec.sub, code: ErrorCode.FORBIDDEN, message: `Not authorized to read ${describe(spec)}.` });
         return;

@@ -69,7 +69,8 @@ export interface WireChange {
 }
 
 export type ServerMessage =
-  | { readonly type: 'welcome'; readonly v: number; readonly seq: number }
+  /** `maxMessageBytes`: a client checks its writes against it, rather than be disconnected (1009). */
+  | { readonly type: 'welcome'; readonly v: number; readonly seq: number; readonly maxMessageBytes: number }
   /** The records a subscription covers, as of `seq`: they replace what the replica held in its range. */
   | { readonly type: 'snapshot'; readonly sub: number; readonly seq: number; readonly records: readonly (readonly [string, Json])[] }
   | { readonly type: 'changes'; readonly changes: readonly WireChange[] }
