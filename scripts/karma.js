@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { ensureChromium } from './chromium.js';
+import { startSyncFixture } from './sync-fixture.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -33,17 +34,25 @@ export async function runBrowserSpecs() {
   });
   const karma = require('karma');
   const config = await karma.config.parseConfig(resolve(root, 'karma.conf.js'), {}, { promiseConfig: true, throwErrors: true });
-  return new Promise((resolvePromise, reject) => {
-    let counts = { passed: 0, failed: 0 };
-    const server = new karma.Server(config, (exitCode) => {
-      if (counts.passed + counts.failed === 0) counts.failed += 1; // a run that executes nothing fails
-      resolvePromise({ ...counts, exitCode });
+  // The sync specs talk to a real server; the example's page is proxied so that a spec can look into its iframe.
+  const fixture = await startSyncFixture();
+  config.client.args = [JSON.stringify(fixture.args)];
+  config.proxies = { ...config.proxies, '/example/': fixture.args.exampleUrl };
+  try {
+    return await new Promise((resolvePromise, reject) => {
+      let counts = { passed: 0, failed: 0 };
+      const server = new karma.Server(config, (exitCode) => {
+        if (counts.passed + counts.failed === 0) counts.failed += 1; // a run that executes nothing fails
+        resolvePromise({ ...counts, exitCode });
+      });
+      server.on('run_complete', (_browsers, results) => {
+        counts = { passed: results.success, failed: results.failed + (results.error ? 1 : 0) };
+      });
+      server.start().catch(reject);
     });
-    server.on('run_complete', (_browsers, results) => {
-      counts = { passed: results.success, failed: results.failed + (results.error ? 1 : 0) };
-    });
-    server.start().catch(reject);
-  });
+  } finally {
+    await fixture.close();
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

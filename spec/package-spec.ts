@@ -19,6 +19,9 @@ describe('The packed package', () => {
     const paths = files.map((file) => file.path);
     expect(paths).toContain('dist/index.js');
     expect(paths).toContain('dist/index.d.ts');
+    expect(paths).toContain('dist/server/index.js');
+    expect(paths).toContain('dist/client/browser.js');
+    expect(paths).toContain('dist/client/node.js');
     expect(paths.some((path) => path.startsWith('src/') || path.startsWith('spec/'))).toBeFalse();
 
     const app = tempDir('rxkv-app');
@@ -29,6 +32,8 @@ describe('The packed package', () => {
       `import { open, uuid, RxkvError } from 'rxkv';
        import { mergePatch } from 'rxkv/json';
        import { ofOp } from 'rxkv/operators';
+       import { serve } from 'rxkv/server';
+       import { connect } from 'rxkv/client';
        import { firstValueFrom } from 'rxjs';
        const db = await open(process.argv[2]);
        const id = uuid();
@@ -36,6 +41,12 @@ describe('The packed package', () => {
        await db.table('t').merge(id, { a: { b: 1 } });
        if ((await created).key !== id) throw new Error('no change event');
        const merged = mergePatch(db.table('t').get(id), { a: { c: 2 } });
+       const server = await serve(db);
+       const remote = connect('ws://127.0.0.1:' + server.port);
+       await remote.table('t').merge(id, { a: { d: 3 } });
+       await remote.close();
+       await server.close();
+       if (db.table('t').get(id).a.d !== 3) throw new Error('no write from the client');
        await db.close();
        console.log(JSON.stringify({ merged, isError: new RxkvError('INVALID_KEY', 'x') instanceof Error }));`,
     );

@@ -1,0 +1,62 @@
+// What the browser specs run against: a real rxkv database (in a temp directory) served by
+// rxkv/server on a loopback port, with a small HTTP control API the specs use to act as "the
+// server side" (write, read, cut connections), and the sync example (examples/sync).
+import { createServer } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { open } from 'rxkv';
+import { serve } from 'rxkv/server';
+import { start as startExample } from '../examples/sync/server.js';
+
+export async function startSyncFixture() {
+  const dir = mkdtempSync(join(tmpdir(), 'rxkv-karma-'));
+  const db = await open(join(dir, 'db'));
+  const sockets = new Set();
+  const http = createServer((request, response) => control(db, sockets, request, response));
+  http.on('upgrade', (_request, socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const server = await serve(db, { server: http, path: '/sync' });
+  const example = await startExample({ port: 0, dir: join(dir, 'example') });
+  const base = `127.0.0.1:${http.address().port}`;
+  return {
+    args: { syncUrl: `ws://${base}/sync`, controlUrl: `http://${base}/control`, exampleUrl: example.url, exampleSyncUrl: example.syncUrl },
+    async close() {
+      await example.close();
+      await server.close();
+      await new Promise((resolve) => {
+        http.close(resolve);
+        http.closeAllConnections();
+      });
+      await db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** POST /control/{merge,put,delete,get,drop} with a JSON body; answers JSON, to any origin. */
+async function control(db, sockets, request, response) {
+  const headers = { 'access-control-allow-origin': '*', 'access-control-allow-headers': 'content-type', 'content-type': 'application/json' };
+  if (request.method === 'OPTIONS') return response.writeHead(204, headers).end();
+  try {
+    const chunks = [];
+    for await (const chunk of request) chunks.push(chunk);
+    const body = chunks.length === 0 ? {} : JSON.parse(Buffer.concat(chunks).toString());
+    const action = new URL(request.url, 'http://localhost').pathname.replace('/control/', '');
+    let result;
+    if (action === 'merge') result = { seq: (await db.table(body.table).merge(body.key, body.value), db.seq) };
+    else if (action === 'put') result = { seq: (await db.table(body.table).put(body.key, body.value), db.seq) };
+    else if (action === 'delete') result = { seq: (await db.table(body.table).delete(body.key), db.seq) };
+    else if (action === 'get') result = { value: db.table(body.table).get(body.key) ?? null };
+    else if (action === 'drop') {
+      result = { dropped: sockets.size };
+      for (const socket of sockets) socket.destroy();
+    } else return response.writeHead(404, headers).end('{}');
+    response.writeHead(200, headers).end(JSON.stringify(result));
+  } catch (error) {
+    response.writeHead(500, headers).end(JSON.stringify({ error: String(error) }));
+  }
+}

@@ -1,0 +1,36 @@
+import { connect, uuid, type RemoteDatabase } from 'rxkv/client';
+import { eventually, fixture } from './fixture.js';
+
+describe('examples/sync: the page', () => {
+  let frame: HTMLIFrameElement;
+  let elsewhere: RemoteDatabase;
+
+  afterEach(async () => {
+    frame?.remove();
+    await elsewhere?.close();
+  });
+
+  it('should show the table live: an edit made elsewhere appears on the page', async () => {
+    // Served through Karma's proxy (same origin, so the spec can read the page), synced with the example's server.
+    frame = document.createElement('iframe');
+    frame.src = `/example/?sync=${encodeURIComponent(fixture.exampleSyncUrl)}`;
+    document.body.append(frame);
+    const page = (): Document => frame.contentDocument!;
+    await eventually(() => page()?.querySelector('#todos[data-seq]') !== null, 'the first render', 10_000);
+    expect(page().querySelector('#status')!.textContent).toBe('open');
+    const before = page().querySelectorAll('li[data-key]').length;
+
+    elsewhere = connect(fixture.exampleSyncUrl);
+    const key = uuid();
+    await elsewhere.table('todos').merge(key, { title: 'written elsewhere', done: false });
+    const row = (): Element | null => page().querySelector(`li[data-key="${key}"]`);
+    await eventually(() => row() !== null, 'the new row');
+    expect(row()!.querySelector('.title')!.textContent).toBe('written elsewhere');
+    expect(page().querySelectorAll('li[data-key]').length).toBe(before + 1);
+
+    await elsewhere.table('todos').merge(key, { done: true });
+    await eventually(() => row()!.getAttribute('data-done') === 'true', 'the toggle');
+    await elsewhere.table('todos').delete(key);
+    await eventually(() => row() === null, 'the deletion');
+  });
+});
