@@ -112,4 +112,10 @@ export const SIZES = {
   W4_LARGE: env('W4_LARGE', 1000000),
   W4_MERGES: env('W4_MERGES', 20000),
   W5_ROWS: env('W5_ROWS', 1000000),
+  SYNC_CLIENTS: env('SYNC_CLIENTS', 100),
+  SYNC_PROCS: env('SYNC_PROCS', 1),
+  W6_MERGES: env('W6_MERGES', 1000),
+  W6_INTERVAL_MS: env('W6_INTERVAL_MS', 5),
+  W6_KEYS: env('W6_KEYS', 100),
+  W7_OPS: env('W7_OPS', 50000),
 };

@@ -23,6 +23,11 @@ const TINY = {
   W4_LARGE: '500',
   W4_MERGES: '100',
   W5_ROWS: '500',
+  SYNC_CLIENTS: '12',
+  W6_MERGES: '30',
+  W6_INTERVAL_MS: '2',
+  W6_KEYS: '20',
+  W7_OPS: '300',
 };
 
 describe('npm run bench', () => {
@@ -47,5 +52,23 @@ describe('npm run bench', () => {
     expect(json.workloads.W1e.rxkv).toBeGreaterThan(0);
     expect(json.workloads.W1e.met).toBe(json.workloads.W1e.rxkv <= 10);
     expect(json.workloads.W3.deliveries).toBe(300 + 10 * 300);
+
+    // W6 and W7: the sync server, its 12 replicas (10 of them whole-table) in a child process.
+    const w6 = json.workloads.W6;
+    expect(w6.rxkv).toBeGreaterThan(0);
+    expect(w6.p50Ms).toBeGreaterThan(0);
+    expect(w6.p50Ms).toBeLessThanOrEqual(w6.rxkv);
+    expect(w6.met).toBe(w6.rxkv < 5);
+    expect(w6.deliveries).toBeGreaterThanOrEqual(10 * 30);
+    expect(w6.deliveries).toBe(w6.expectedDeliveries);
+    expect(w6.samples).toBe(w6.deliveries);
+    const w7 = json.workloads.W7;
+    expect(w7.rxkv).toBeGreaterThan(0);
+    expect(w7.baseline).toBeGreaterThan(0);
+    expect(w7.ratio).toBeGreaterThan(0);
+    expect(w7.met).toBe(w7.ratio >= 0.5);
+    expect(w7.deliveries).toBeGreaterThanOrEqual(10 * 300);
+    expect(w7.deliveries).toBe(w7.expectedDeliveries);
+    for (const id of ['W6', 'W7']) expect(stdout).toContain(`| ${id} |`);
   }, 120_000);
 });

@@ -1,0 +1,402 @@
+// W6 and W7: rxkv served over WebSocket (`rxkv/server`) to `rxkv/client` replicas.
+//
+// The server child (`W6`, `W7`) opens the database, serves it, and forks the client children
+// (`clients`, through bench/child.js) so that the replicas never share the server's event loop.
+// The two talk over the IPC channel of `fork`:
+//   clients -> server  { type: 'ready' }                 every replica is live (initial records in)
+//   server  -> clients { type: 'ping', t }               clock check; answered { type: 'pong', t, at }
+//   server  -> clients { type: 'drain', targets }        wait until each replica saw its target seq
+//   clients -> server  { type: 'drained', ... }          deliveries counted (and W6's samples)
+//   server  -> clients { type: 'close' }                 close every replica, leave; RESULT on stdout
+// Times are `performance.timeOrigin + performance.now()`: one machine clock in every process.
+import { fork } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { open } from 'rxkv';
+import { serve } from 'rxkv/server';
+import { SIZES, keyOf, operations, percentile, random, record, runWindowed } from '../workload.js';
+
+const CHILD = join(dirname(fileURLToPath(import.meta.url)), '..', 'child.js');
+const TABLE = 'bench';
+/** Replicas subscribed to the whole table; every other one subscribes to KEYS_PER_CLIENT keys. */
+const WHOLE_TABLE_CLIENTS = 10;
+const KEYS_PER_CLIENT = 4;
+const READY_TIMEOUT = 60_000;
+const DRAIN_TIMEOUT = 120_000;
+const EXIT_TIMEOUT = 15_000;
+
+const now = () => performance.timeOrigin + performance.now();
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Who subscribes to what: the first WHOLE_TABLE_CLIENTS replicas to the whole table (null), the
+ * others to KEYS_PER_CLIENT distinct seeded keys among `keySpace`.
+ */
+function layout(clients, keySpace, seed) {
+  const next = random(seed);
+  const subscriptions = [];
+  for (let c = 0; c < clients; c++) {
+    if (c < Math.min(WHOLE_TABLE_CLIENTS, clients)) {
+      subscriptions.push(null);
+      continue;
+    }
+    const keys = new Set();
+    while (keys.size < Math.min(KEYS_PER_CLIENT, keySpace)) keys.add(keyOf(Math.floor(next() * keySpace)));
+    subscriptions.push([...keys]);
+  }
+  return subscriptions;
+}
+
+/**
+ * The server side of W6 and W7: the database with `keys` records written beforehand (so that
+ * every replica can tell it is live from its initial records), served on loopback, and a feed that
+ * records, for every published change, its publication time (by seq), the last seq of its key
+ * and how many replicas should receive it. Subscribed before `serve`, so it runs before routing.
+ */
+async function setUp(dir, subscriptions, keys) {
+  const db = await open(dir);
+  const table = db.table(TABLE);
+  await db.transaction((tx) => {
+    const t = tx.table(TABLE);
+    for (const key of keys) t.put(key, record(Number(key.slice(1))));
+  });
+  const whole = subscriptions.filter((keys) => keys === null).length;
+  const coverage = new Map();
+  for (const keys of subscriptions) for (const key of keys ?? []) coverage.set(key, (coverage.get(key) ?? 0) + 1);
+  const feed = { measuring: false, published: new Map(), lastSeq: new Map(), seq: 0, commits: 0, expected: 0, recordTimes: false };
+  const subscription = db.changes().subscribe((change) => {
+    if (!feed.measuring) return;
+    if (change.seq !== feed.seq) {
+      feed.commits++;
+      if (feed.recordTimes) feed.published.set(change.seq, now());
+    }
+    feed.lastSeq.set(change.key, change.seq);
+    feed.seq = change.seq;
+    feed.expected += whole + (coverage.get(change.key) ?? 0);
+  });
+  const server = await serve(db, { port: 0 });
+  return { db, table, server, feed, subscription };
+}
+
+async function tearDown({ db, server, subscription }) {
+  await server.close();
+  subscription.unsubscribe();
+  await db.close();
+}
+
+/** Forks the client children, spreading the replicas over `SIZES.SYNC_PROCS` processes. */
+function startClients(port, subscriptions, records, recordSamples) {
+  const procs = Math.max(1, Math.min(SIZES.SYNC_PROCS, subscriptions.length));
+  const groups = Array.from({ length: procs }, () => []);
+  subscriptions.forEach((keys, c) => groups[c % procs].push(c));
+  return groups.map((members) => {
+    const args = { port, records, recordSamples, clients: members.map((c) => ({ id: c, keys: subscriptions[c] })) };
+    const proc = fork(CHILD, ['rxkv-sync', 'clients', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+    let stdout = '';
+    proc.stdout.setEncoding('utf8').on('data', (text) => (stdout += text));
+    const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal, stdout })));
+    return { proc, members, exited, waiting: null };
+  });
+}
+
+/** The next IPC message of `type` from a client child; rejects on its exit or after `timeout`. */
+function receive(child, type, timeout) {
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      child.proc.off('message', onMessage);
+      child.proc.off('exit', onExit);
+    };
+    const onMessage = (message) => {
+      if (message.type !== type) return;
+      done();
+      resolve(message);
+    };
+    const onExit = (code) => {
+      done();
+      reject(new Error(`a client child exited (code ${code}) while the server waited for '${type}'`));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`no '${type}' from a client child within ${timeout} ms`));
+    }, timeout);
+    child.proc.on('message', onMessage);
+    child.proc.on('exit', onExit);
+  });
+}
+
+/**
+ * Estimates each client child's clock offset against this process (its time minus ours) from
+ * IPC round trips, keeping the one with the shortest round trip: the cross-process times of W6
+ * are only as good as this offset is small.
+ */
+async function clockOffset(child) {
+  let best = { rtt: Infinity, offset: 0 };
+  for (let i = 0; i < 20; i++) {
+    const sent = now();
+    child.proc.send({ type: 'ping', t: sent });
+    const { at } = await receive(child, 'pong', 5_000);
+    const back = now();
+    if (back - sent < best.rtt) best = { rtt: back - sent, offset: at - (sent + back) / 2 };
+  }
+  return best;
+}
+
+/** Sends each client child the seq each of its replicas must reach, and waits for them all. */
+async function drain(children, subscriptions, feed) {
+  const target = (keys) => (keys === null ? feed.seq : Math.max(0, ...keys.map((key) => feed.lastSeq.get(key) ?? 0)));
+  return Promise.all(
+    children.map((child) => {
+      const replies = receive(child, 'drained', DRAIN_TIMEOUT);
+      child.proc.send({ type: 'drain', targets: child.members.map((c) => target(subscriptions[c])) });
+      return replies;
+    }),
+  );
+}
+
+/** Asks every client child to close its replicas and waits for it to exit by itself. */
+async function stopClients(children) {
+  for (const child of children) if (child.proc.connected) child.proc.send({ type: 'close' });
+  const results = [];
+  for (const child of children) {
+    let timer;
+    const exit = await Promise.race([child.exited, new Promise((resolve) => (timer = setTimeout(() => resolve(null), EXIT_TIMEOUT)))]);
+    clearTimeout(timer);
+    if (exit === null) {
+      child.proc.kill('SIGKILL');
+      throw new Error(`a client child did not exit within ${EXIT_TIMEOUT} ms of 'close'`);
+    }
+    const line = exit.stdout.split('\n').find((text) => text.startsWith('RESULT '));
+    if (exit.code !== 0 || line === undefined) throw new Error(`a client child failed (exit code ${exit.code}, signal ${exit.signal})`);
+    results.push(JSON.parse(line.slice(7)));
+  }
+  return results;
+}
+
+/** Starts the client children and waits until every replica is live; kills them if that fails. */
+async function connectClients(server, subscriptions, records, recordSamples) {
+  const children = startClients(server.port, subscriptions, records, recordSamples);
+  try {
+    await Promise.all(children.map((child) => receive(child, 'ready', READY_TIMEOUT)));
+    if (server.connections !== subscriptions.length) throw new Error(`${server.connections} of ${subscriptions.length} clients connected`);
+    const offsets = [];
+    for (const child of children) offsets.push(await clockOffset(child));
+    return { children, offsets };
+  } catch (error) {
+    for (const child of children) child.proc.kill('SIGKILL');
+    throw error;
+  }
+}
+
+function totals(drained, feed, children) {
+  const deliveries = drained.reduce((sum, reply) => sum + reply.deliveries, 0);
+  const reconnects = drained.reduce((sum, reply) => sum + reply.reconnects, 0);
+  const cpuMicros = drained.reduce((sum, reply) => sum + reply.cpuMicros, 0);
+  return { clientCpuMicrosPerDelivery: deliveries === 0 ? null : cpuMicros / deliveries, deliveries, expectedDeliveries: feed.expected, reconnects, clientProcesses: children.length };
+}
+
+/**
+ * W6: propagation from commit to delivery. One merge every W6_INTERVAL_MS (each awaited, then the
+ * next one waits for its slot) over W6_KEYS keys; each delivery's latency is the replica's time
+ * of receipt minus the moment the server published the commit.
+ */
+export async function W6({ dir }) {
+  const subscriptions = layout(SIZES.SYNC_CLIENTS, SIZES.W6_KEYS, 6);
+  const keys = Array.from({ length: SIZES.W6_KEYS }, (_, i) => keyOf(i));
+  const setup = await setUp(dir, subscriptions, keys);
+  const { table, server, feed } = setup;
+  const { children, offsets } = await connectClients(server, subscriptions, keys.length, true);
+  let drained;
+  try {
+    const ops = operations(SIZES.W6_MERGES, SIZES.W6_KEYS, 6);
+    feed.measuring = true;
+    feed.recordTimes = true;
+    const start = performance.now();
+    for (let i = 0; i < SIZES.W6_MERGES; i++) {
+      await table.merge(ops.keys[i], ops.patches[i]);
+      const wait = start + (i + 1) * SIZES.W6_INTERVAL_MS - performance.now();
+      if (wait > 0) await sleep(wait);
+    }
+    feed.measuring = false;
+    drained = await drain(children, subscriptions, feed);
+  } catch (error) {
+    for (const child of children) child.proc.kill('SIGKILL');
+    throw error;
+  }
+  await stopClients(children);
+  await tearDown(setup);
+
+  const latencies = [];
+  for (const { samples } of drained) {
+    for (let i = 0; i < samples.length; i += 2) {
+      const published = feed.published.get(samples[i]);
+      if (published === undefined) throw new Error(`W6: a replica received seq ${samples[i]}, never published while measuring`);
+      latencies.push(samples[i + 1] - published);
+    }
+  }
+  latencies.sort((a, b) => a - b);
+  return {
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    maxMs: latencies[latencies.length - 1] ?? 0,
+    minMs: latencies[0] ?? 0,
+    samples: latencies.length,
+    commits: feed.published.size,
+    clockOffsetMs: Math.max(...offsets.map(({ offset }) => Math.abs(offset))),
+    ...totals(drained, feed, children),
+  };
+}
+
+/**
+ * W7: W7_OPS durable merges issued by the server process on its own database, up to W1_WINDOW in
+ * flight (as W1p), with SYNC_CLIENTS replicas subscribed (`clients: true`) or none. With clients,
+ * the run goes on until every replica received everything it subscribed to: the figure is the
+ * merges' own rate (last one durable), the drained rate is reported beside it.
+ */
+export async function W7({ dir, clients }) {
+  const subscriptions = layout(SIZES.SYNC_CLIENTS, SIZES.W1_KEYS, 7);
+  const keys = [...new Set([keyOf(0), ...subscriptions.flatMap((keys) => keys ?? [])])].sort();
+  const setup = await setUp(dir, clients ? subscriptions : [], keys);
+  const { table, server, feed } = setup;
+  const connected = clients ? await connectClients(server, subscriptions, keys.length, false) : { children: [], offsets: [] };
+  const { children } = connected;
+  let seconds;
+  let drainedSeconds = null;
+  let drained = [];
+  let usage;
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  try {
+    const ops = operations(SIZES.W7_OPS, SIZES.W1_KEYS, 7);
+    feed.measuring = true;
+    delay.enable();
+    const cpu = process.cpuUsage();
+    const loop = performance.eventLoopUtilization();
+    const start = performance.now();
+    await runWindowed(SIZES.W7_OPS, SIZES.W1_WINDOW, (i) => table.merge(ops.keys[i], ops.patches[i]));
+    seconds = (performance.now() - start) / 1000;
+    const used = process.cpuUsage(cpu);
+    usage = {
+      cpuMicrosPerOp: (used.user + used.system) / SIZES.W7_OPS,
+      loopUtilization: performance.eventLoopUtilization(loop).utilization,
+      commits: feed.commits,
+    };
+    feed.measuring = false;
+    if (clients) {
+      drained = await drain(children, subscriptions, feed);
+      drainedSeconds = (performance.now() - start) / 1000;
+    }
+    delay.disable();
+  } catch (error) {
+    for (const child of children) child.proc.kill('SIGKILL');
+    throw error;
+  }
+  if (clients) await stopClients(children);
+  await tearDown(setup);
+  return {
+    opsPerSec: SIZES.W7_OPS / seconds,
+    drainedOpsPerSec: drainedSeconds === null ? null : SIZES.W7_OPS / drainedSeconds,
+    loopP99Ms: delay.percentile(99) / 1e6,
+    ...usage,
+    ...(clients ? totals(drained, feed, children) : {}),
+  };
+}
+
+/**
+ * A client child: one `connect` per replica, each subscribed with `changes({ keys })` or (whole
+ * table) `changes()`, both with `initial: true`; live once the initial records are in. Answers
+ * the server's messages (see the top of this file), then closes every replica and returns.
+ */
+export async function clients({ port, records, recordSamples, clients: members }) {
+  const { connect } = await import('rxkv/client');
+  let closing = false;
+  // If the server child dies, leave rather than linger with open sockets.
+  process.on('disconnect', () => {
+    if (!closing) process.exit(1);
+  });
+  let measuring = false;
+  let notReady = members.length;
+  let undrained = 0;
+  let drainReply = null;
+  const samples = recordSamples ? [] : null;
+  const replicas = members.map(({ id, keys }) => {
+    const remote = connect(`ws://127.0.0.1:${port}`);
+    const replica = { id, remote, initial: 0, need: keys === null ? records : keys.length, deliveries: 0, maxSeq: 0, target: Infinity, reconnects: 0 };
+    let wasOpen = false;
+    remote.status$.subscribe(({ state }) => {
+      if (state === 'open') wasOpen = true;
+      else if (state === 'connecting' && wasOpen) replica.reconnects++;
+    });
+    const filter = keys === null ? { initial: true } : { keys, initial: true };
+    replica.subscription = remote
+      .table(TABLE)
+      .changes(filter)
+      .subscribe({
+        next: (change) => {
+          if (!measuring) {
+            if (++replica.initial === replica.need && --notReady === 0) ready();
+            return;
+          }
+          const at = now();
+          replica.deliveries++;
+          if (samples !== null) samples.push(change.seq, at);
+          if (change.seq > replica.maxSeq) {
+            const before = replica.maxSeq;
+            replica.maxSeq = change.seq;
+            if (before < replica.target && change.seq >= replica.target && --undrained === 0) finish();
+          }
+        },
+        error: (error) => {
+          process.stderr.write(`[clients] replica ${id}: ${error.message}\n`);
+          process.exit(1);
+        },
+      });
+    return replica;
+  });
+  let cpu;
+  const ready = () => {
+    measuring = true;
+    cpu = process.cpuUsage();
+    process.send({ type: 'ready' });
+  };
+  const finish = () => {
+    const reply = drainReply;
+    drainReply = null;
+    reply?.();
+  };
+
+  await new Promise((resolve) => {
+    process.on('message', (message) => {
+      switch (message.type) {
+        case 'ping':
+          process.send({ type: 'pong', t: message.t, at: now() });
+          return;
+        case 'drain':
+          undrained = 0;
+          replicas.forEach((replica, i) => {
+            replica.target = message.targets[i];
+            if (replica.maxSeq < replica.target) undrained++;
+          });
+          drainReply = () =>
+            process.send({
+              type: 'drained',
+              deliveries: replicas.reduce((sum, r) => sum + r.deliveries, 0),
+              reconnects: replicas.reduce((sum, r) => sum + r.reconnects, 0),
+              cpuMicros: ((used) => used.user + used.system)(process.cpuUsage(cpu)),
+              samples: samples ?? [],
+            });
+          if (undrained === 0) finish();
+          return;
+        case 'close':
+          closing = true;
+          resolve();
+          return;
+      }
+    });
+  });
+  for (const replica of replicas) replica.subscription.unsubscribe();
+  await Promise.all(replicas.map((replica) => replica.remote.close()));
+  process.removeAllListeners('message');
+  process.disconnect();
+  return { replicas: replicas.length, deliveries: replicas.reduce((sum, r) => sum + r.deliveries, 0) };
+}
