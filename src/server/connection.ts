@@ -54,6 +54,11 @@ export class Connection implements Receiver {
   /** The admission of earlier requests, while one waits for `authorize`. */
   private admitting: Promise<void> | null = null;
   private inFlight = 0;
+  /**
+   * Messages that came right behind the hello, while `authenticate` runs: pausing the socket stops
+   * reading, not the messages of what was read already. Taken once open, dropped if refused.
+   */
+  private early: [RawData, boolean][] = [];
   private readonly helloTimer: ReturnType<typeof setTimeout>;
   /** Cleared by each heartbeat, set by the client's pong. */
   alive = true;
@@ -94,6 +99,11 @@ export class Connection implements Receiver {
 
   /** Heartbeat: drops a client that did not answer the last ping. */
   ping(): void {
+    if (this.phase === 'authenticating') {
+      // Not read while `authenticate` runs (the hello timeout bounds that): its pong waits unread.
+      this.alive = true;
+      return;
+    }
     if (!this.alive) {
       this.socket.terminate();
       return;
@@ -119,11 +129,16 @@ export class Connection implements Receiver {
     for (const subscription of this.subscriptions.values()) this.host.routes.remove(subscription);
     this.subscriptions.clear();
     this.queue = [];
+    this.early = [];
     this.host.closed(this);
   }
 
   private receive(data: RawData, isBinary: boolean): void {
     if (this.phase === 'closed') return;
+    if (this.phase === 'authenticating') {
+      this.early.push([data, isBinary]);
+      return;
+    }
     let parsed: ClientMessage;
     try {
       if (isBinary) throw new BadMessage(null, 'Messages are JSON text, not binary.');
@@ -169,6 +184,9 @@ export class Connection implements Receiver {
     this.phase = 'open';
     this.socket.resume();
     this.send({ type: 'welcome', v: PROTOCOL_VERSION, seq: this.host.db.seq, maxMessageBytes: this.host.settings.maxMessageBytes });
+    const early = this.early;
+    this.early = [];
+    for (const [data, isBinary] of early) this.receive(data, isBinary);
   }
 
   /** Takes requests in order: one waiting for an async `authorize` holds up those after it. */
