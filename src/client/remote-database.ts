@@ -41,6 +41,9 @@ type Request =
 
 type Write = Extract<Request, { kind: 'write' }>;
 
+/** How long `close()` waits for the server to answer the close handshake. */
+const CLOSE_WAIT_MS = 1000;
+
 /** Close code the client uses when its replica cannot apply a patch: it reconnects for fresh snapshots. */
 const DIVERGED = 4000;
 
@@ -367,8 +370,13 @@ export class RemoteDatabase implements ClientCore {
       sub.listeners.clear();
     }
     if (socket !== null && socket.readyState < 2) {
+      // Wait for the close handshake, but not for a server that does not answer.
       await new Promise<void>((resolve) => {
-        socket.onclose = () => resolve();
+        const gaveUp = setTimeout(resolve, CLOSE_WAIT_MS);
+        socket.onclose = () => {
+          clearTimeout(gaveUp);
+          resolve();
+        };
         socket.close(1000, 'client closed');
       });
     }

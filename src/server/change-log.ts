@@ -1,46 +1,55 @@
-import type { Change } from '../engine/change.js';
+/** One change as the log keeps it: where it belongs, and its wire form. */
+export interface LoggedChange {
+  readonly seq: number;
+  readonly table: string;
+  readonly key: string;
+  /** The change as sent (`WireChange` JSON). */
+  readonly json: string;
+}
 
 /**
  * The most recent changes of the whole database, oldest first, so that a client that reconnects
- * can be sent what it missed instead of a fresh snapshot. Bounded: a ring of `capacity` changes.
+ * can be sent what it missed instead of a fresh snapshot. Bounded in count and in bytes of JSON:
+ * it holds serialized changes, never the records themselves.
  */
 export class ChangeLog {
-  private readonly ring: (Change | undefined)[];
+  private entries: (LoggedChange | undefined)[] = [];
+  /** Where the live entries start in `entries` (dropped ones are spliced off in bulk). */
   private start = 0;
-  private count = 0;
+  private bytes = 0;
   /** Every change with a seq above this is in the log. */
   private floor: number;
 
   constructor(
-    private readonly capacity: number,
+    private readonly maxChanges: number,
+    private readonly maxBytes: number,
     seq: number,
   ) {
-    this.ring = new Array<Change | undefined>(capacity);
     this.floor = seq;
   }
 
-  append(change: Change): void {
-    if (this.capacity === 0) {
-      this.floor = change.seq;
-      return;
-    }
-    if (this.count === this.capacity) {
+  append(change: LoggedChange): void {
+    this.entries.push(change);
+    this.bytes += change.json.length;
+    while (this.entries.length - this.start > this.maxChanges || (this.bytes > this.maxBytes && this.entries.length > this.start)) {
+      const dropped = this.entries[this.start]!;
+      this.entries[this.start++] = undefined; // not kept alive until the array is compacted
+      this.bytes -= dropped.json.length;
       // Changes of one commit share a seq: once one of them is gone, that seq is no longer whole.
-      this.floor = this.ring[this.start]!.seq;
-      this.ring[this.start] = change;
-      this.start = (this.start + 1) % this.capacity;
-    } else {
-      this.ring[(this.start + this.count) % this.capacity] = change;
-      this.count++;
+      this.floor = dropped.seq;
+    }
+    if (this.start > 1024 && this.start * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.start);
+      this.start = 0;
     }
   }
 
   /** The changes after `since`, oldest first; undefined when the log no longer holds all of them. */
-  after(since: number, seq: number): Change[] | undefined {
+  after(since: number, seq: number): LoggedChange[] | undefined {
     if (since < this.floor || since > seq) return undefined;
-    const changes: Change[] = [];
-    for (let i = 0; i < this.count; i++) {
-      const change = this.ring[(this.start + i) % this.capacity]!;
+    const changes: LoggedChange[] = [];
+    for (let i = this.start; i < this.entries.length; i++) {
+      const change = this.entries[i]!;
       if (change.seq > since) changes.push(change);
     }
     return changes;
@@ -48,9 +57,9 @@ export class ChangeLog {
 
   /** Forgets everything: history restarted at `seq`. */
   reset(seq: number): void {
-    this.ring.fill(undefined);
+    this.entries = [];
     this.start = 0;
-    this.count = 0;
+    this.bytes = 0;
     this.floor = seq;
   }
 }

@@ -23,10 +23,10 @@ export interface ServeOptions<P = unknown> {
   path?: string;
   /**
    * Called with the token of a connecting client's `hello`; returns (or resolves to) the principal
-   * `authorize` will be asked about, or null to refuse (as does throwing). Without it, every
-   * client is let in.
+   * `authorize` will be asked about, or null (or false, or undefined) to refuse, as does throwing.
+   * Without it, every client is let in.
    */
-  authenticate?: (context: { token: string | undefined; request: IncomingMessage }) => P | null | Promise<P | null>;
+  authenticate?: (context: { token: string | undefined; request: IncomingMessage }) => P | null | false | undefined | Promise<P | null | false | undefined>;
   /** Asked on every subscribe and every write; only `true` allows. Without it, everything is allowed. */
   authorize?: (principal: P, access: Access) => boolean | Promise<boolean>;
   /** The browser `Origin`s allowed to connect; others get HTTP 403. Requests without an `Origin` (not from a browser) are let through. */
@@ -47,8 +47,12 @@ export interface ServeOptions<P = unknown> {
   heartbeat?: number;
   /** How long a client has to say `hello`, in ms (default 10 s). */
   helloTimeout?: number;
-  /** How many recent changes are kept to resume clients from (default 10,000); older gaps get fresh snapshots. */
+  /**
+   * The recent changes kept to resume clients from: at most `logSize` of them (default 10,000) and
+   * `logBytes` bytes of their JSON (default 16 MiB). A client that missed more gets fresh snapshots.
+   */
   logSize?: number;
+  logBytes?: number;
 }
 
 export interface Settings<P = unknown> {
@@ -63,6 +67,7 @@ export interface Settings<P = unknown> {
   readonly heartbeat: number;
   readonly helloTimeout: number;
   readonly logSize: number;
+  readonly logBytes: number;
 }
 
 export function settings<P>(options: ServeOptions<P>): Settings<P> {
@@ -86,6 +91,7 @@ export function settings<P>(options: ServeOptions<P>): Settings<P> {
     heartbeat: count(options as Record<string, unknown>, 'heartbeat', 30_000, 0),
     helloTimeout: count(options as Record<string, unknown>, 'helloTimeout', 10_000, 1),
     logSize: count(options as Record<string, unknown>, 'logSize', 10_000, 0),
+    logBytes: count(options as Record<string, unknown>, 'logBytes', 16 << 20, 0),
   };
 }
 

@@ -3,7 +3,7 @@ import type { SubscriptionSpec } from '../sync/protocol.js';
 
 /** What a subscription delivers to: its connection. */
 export interface Receiver {
-  deliver(change: Change): void;
+  deliver(change: Change, json: string): void;
 }
 
 /** One live subscription of one connection. */
@@ -76,14 +76,15 @@ export class Routes {
     if (routes.empty) this.tables.delete(table);
   }
 
-  route(change: Change): void {
+  /** Hands a change (and its wire form) to every subscription that covers it. */
+  route(change: Change, json: string): void {
     const routes = this.tables.get(change.table);
     if (routes === undefined) return;
     const byKey = routes.byKey.get(change.key);
-    if (byKey !== undefined) for (const subscription of byKey) subscription.receiver.deliver(change);
+    if (byKey !== undefined) for (const subscription of byKey) subscription.receiver.deliver(change, json);
     for (const subscription of routes.prefixed) {
-      if (change.key.startsWith(subscription.spec.prefix!)) subscription.receiver.deliver(change);
+      if (change.key.startsWith(subscription.spec.prefix!)) subscription.receiver.deliver(change, json);
     }
-    for (const subscription of routes.whole) subscription.receiver.deliver(change);
+    for (const subscription of routes.whole) subscription.receiver.deliver(change, json);
   }
 }

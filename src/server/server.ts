@@ -11,6 +11,7 @@ import { ChangeLog } from './change-log.js';
 import { Connection, type Host } from './connection.js';
 import { settings, type ServeOptions, type Settings } from './options.js';
 import { Routes } from './routes.js';
+import { changeJson } from './wire.js';
 
 /** A running sync server. */
 export interface SyncServer {
@@ -62,7 +63,7 @@ class Server implements SyncServer, Host {
     readonly settings: Settings,
   ) {
     this.seq = db.seq;
-    this.log = new ChangeLog(settings.logSize, db.seq);
+    this.log = new ChangeLog(settings.logSize, settings.logBytes, db.seq);
     this.sockets = new WebSocketServer({ noServer: true, maxPayload: settings.maxMessageBytes, perMessageDeflate: false });
     this.feed = db.changes().subscribe((change) => this.publish(change));
     http.on('upgrade', this.upgrade);
@@ -110,8 +111,9 @@ class Server implements SyncServer, Host {
       return;
     }
     this.seq = change.seq;
-    this.log.append(change);
-    this.routes.route(change);
+    const json = changeJson(change);
+    this.log.append({ seq: change.seq, table: change.table, key: change.key, json });
+    this.routes.route(change, json);
   }
 
   private onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {

@@ -1,40 +1,63 @@
 import type { Change, ChangeOp } from '../engine/change.js';
 import { diff } from '../json/diff.js';
-import type { Operation } from '../json/types.js';
+import type { Json, Operation } from '../json/types.js';
 import type { ServerMessage } from '../sync/protocol.js';
 
-/** A change that is sent once to every connection that wants it: serialized once. */
-const serialized = new WeakMap<Change, string>();
-
 export function changeJson(change: Change): string {
-  let json = serialized.get(change);
-  if (json === undefined) {
-    json = wireChange(change, change.op, change.patch);
-    serialized.set(change, json);
+  return wireChange(change, change.op, change.patch);
+}
+
+/**
+ * Several changes of one record, sent to a client that fell behind as one change. It keeps the
+ * record as it was before the first and after the last, and none of the versions between.
+ */
+export class Squashed {
+  private readonly previous: Json | undefined;
+  private value: Json | undefined;
+  private seq: number;
+  private ts: number;
+
+  constructor(
+    first: Change,
+    private readonly table: string = first.table,
+    private readonly key: string = first.key,
+  ) {
+    this.previous = first.previous;
+    this.value = first.value;
+    this.seq = first.seq;
+    this.ts = first.ts;
   }
-  return json;
+
+  absorb(change: Change): void {
+    this.value = change.value;
+    this.seq = change.seq;
+    this.ts = change.ts;
+  }
+
+  json(): string {
+    const { table, key, previous, value, seq, ts } = this;
+    const op = value === undefined ? 'delete' : previous === undefined ? 'new' : 'merge';
+    return wireChange({ table, key, seq, ts, value }, op, diff(previous, value));
+  }
 }
 
-/** Several changes of one record, sent to a client that fell behind as one change. */
-export interface Squashed {
-  readonly first: Change;
-  last: Change;
+/**
+ * A `changes` message, as the bytes to send. Connections that get the same changes in the same
+ * tick (subscribers of a whole table, say) share one: it is built and encoded once.
+ */
+export function changesMessage(changes: readonly string[]): Buffer {
+  if (changes.length === last.changes.length && changes.every((json, i) => json === last.changes[i])) return last.message;
+  const message = Buffer.from(`{"type":"changes","changes":[${changes.join(',')}]}`);
+  last = { changes, message };
+  return message;
 }
-
-export function squashedJson({ first, last }: Squashed): string {
-  const op = last.value === undefined ? 'delete' : first.previous === undefined ? 'new' : 'merge';
-  return wireChange(last, op, diff(first.previous, last.value));
-}
-
-export function changesMessage(changes: readonly string[]): string {
-  return `{"type":"changes","changes":[${changes.join(',')}]}`;
-}
+let last: { changes: readonly string[]; message: Buffer } = { changes: [], message: Buffer.alloc(0) };
 
 export function message(value: ServerMessage): string {
   return JSON.stringify(value);
 }
 
-function wireChange(change: Change, op: ChangeOp, patch: readonly Operation[]): string {
+function wireChange(change: Pick<Change, 'table' | 'key' | 'seq' | 'ts' | 'value'>, op: ChangeOp, patch: readonly Operation[]): string {
   const { table, key, seq, ts, value } = change;
   return JSON.stringify({ table, key, op, seq, ts, patch: reachesPrototype(patch) ? [{ op: 'replace', path: '', value }] : patch });
 }

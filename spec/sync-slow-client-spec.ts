@@ -1,0 +1,112 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { RemoteDatabase } from 'rxkv/client';
+import { removeTempDirs, tempDir } from './helpers/temp.js';
+import { TcpProxy } from './helpers/proxy.js';
+import { client, eventually, until } from './helpers/sync.js';
+
+const CHILD = fileURLToPath(new URL('./helpers/sync-server-child.js', import.meta.url));
+const MB = 1024 * 1024;
+
+/** The sync server, in a child process. */
+class ServerProcess {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly port: number,
+  ) {}
+
+  static async start(options: object): Promise<ServerProcess> {
+    const child = fork(CHILD, [tempDir(), JSON.stringify(options)], { execArgv: ['--expose-gc'] });
+    const [ready] = (await once(child, 'message')) as [{ port: number }];
+    return new ServerProcess(child, ready.port);
+  }
+
+  async ask<T>(message: object): Promise<T> {
+    const answer = once(this.child, 'message');
+    this.child.send(message);
+    return ((await answer) as [T])[0];
+  }
+
+  async memory(): Promise<number> {
+    const { heapUsed, arrayBuffers, external } = await this.ask<{ heapUsed: number; arrayBuffers: number; external: number }>({ memory: true });
+    return heapUsed + Math.max(arrayBuffers, external);
+  }
+
+  async stop(): Promise<void> {
+    const exited = once(this.child, 'exit');
+    this.child.send({ stop: true });
+    await exited;
+  }
+}
+
+describe('sync: a client that stops reading', () => {
+  let server: ServerProcess;
+  let proxy: TcpProxy;
+  let remote: RemoteDatabase;
+
+  afterEach(async () => {
+    await remote.close();
+    await proxy.close();
+    await server.stop();
+    removeTempDirs();
+  });
+
+  async function stalledClient(options: object): Promise<Map<string, unknown>> {
+    server = await ServerProcess.start(options);
+    proxy = await TcpProxy.start(server.port);
+    remote = client(`ws://127.0.0.1:${proxy.port}`);
+    const replica = new Map<string, unknown>();
+    remote.table('t').state$.subscribe((snapshot) => {
+      replica.clear();
+      for (const [key, value] of snapshot) replica.set(key, value);
+    });
+    await until(remote, 'open');
+    await server.ask({ write: { count: 10, keys: 10, bytes: 10 } });
+    await eventually(() => replica.size === 10, 'the first records');
+    proxy.stall(true);
+    return replica;
+  }
+
+  async function converged(replica: Map<string, unknown>): Promise<void> {
+    const { entries } = await server.ask<{ entries: [string, unknown][] }>({ entries: 't' });
+    const expected = JSON.stringify(entries);
+    await eventually(() => JSON.stringify([...replica]) === expected, 'the replica to equal the server', 15_000);
+  }
+
+  it("should hold the server's memory bounded while it stalls (changes squashed per record), and catch it up after", async () => {
+    const options = { maxBufferedBytes: 256 * 1024, stallTimeout: 120_000, logBytes: 4 * MB };
+    // 64 MB of changes to 100 records of 32 kB; loopback's socket buffers (here up to 32 MB to
+    // receive, 4 MB to send) take the first of it, the server has to hold on to the rest.
+    const writes = { write: { count: 2000, keys: 100, bytes: 32 * 1024 } };
+    const control = await ServerProcess.start(options); // the same writes, with no client
+    const start = await control.memory();
+    await control.ask(writes);
+    const withoutClient = (await control.memory()) - start;
+    await control.stop();
+
+    const replica = await stalledClient(options);
+    const before = await server.memory();
+    await server.ask(writes);
+    const withStalledClient = (await server.memory()) - before;
+    expect(await server.ask({ connections: true })).toEqual({ connections: 1 }); // squashing, not disconnected yet
+    // What waits for the client is at most two versions of each record (6.4 MB) and maxBufferedBytes.
+    expect(withStalledClient - withoutClient).toBeLessThan(8 * MB);
+    proxy.stall(false);
+    await converged(replica);
+  }, 60_000);
+
+  it('should disconnect it once it stays behind past stallTimeout; it resumes when it reads again', async () => {
+    const replica = await stalledClient({ maxBufferedBytes: 64 * 1024, stallTimeout: 300 });
+    // 64 MB: more than the kernel's socket buffers hold.
+    await server.ask({ write: { count: 2000, keys: 50, bytes: 32 * 1024 } });
+    const deadline = Date.now() + 10_000;
+    while ((await server.ask<{ connections: number }>({ connections: true })).connections > 0) {
+      if (Date.now() > deadline) throw new Error('the stalled client was not disconnected');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    proxy.stall(false);
+    await until(remote, 'open', 10_000);
+    await converged(replica);
+  }, 60_000);
+});
