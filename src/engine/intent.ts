@@ -96,7 +96,7 @@ export class LayerWriter {
   private failure: { error: unknown } | null = null;
 
   constructor(outer: ApplyContext) {
-    this.layer = new TransactionLayer(outer.working);
+    this.layer = new TransactionLayer(outer.working, outer.seq);
     this.context = { working: this.layer, seq: outer.seq, ts: outer.ts, encode: outer.encode };
   }
 

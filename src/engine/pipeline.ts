@@ -232,7 +232,7 @@ export class Pipeline {
     const touched = new Map<TableState, Mutation[]>();
     for (let i = 0; i < mutations.length; i++) {
       const mutation = mutations[i]!;
-      this.working.published(mutation.state, mutation.key, mutation.after);
+      this.working.published(mutation.state, mutation.key, mutation.seq);
       const list = touched.get(mutation.state);
       if (list === undefined) touched.set(mutation.state, [mutation]);
       else list.push(mutation);

@@ -79,13 +79,13 @@ export class TableState {
   /** Applies a committed batch's mutations of this table, superseding the current snapshot. */
   apply(mutations: readonly Mutation[], seq: number): void {
     for (let i = 0; i < mutations.length; i++) {
-      const { key, before, after } = mutations[i]!;
+      const { key, after } = mutations[i]!;
       if (this.indexes.size > 0) this.reindex(key, after?.value);
+      // The key list follows the committed map itself, whatever the mutation says it replaced.
       if (after === undefined) {
-        this.entries.delete(key);
-        this.keys.remove(key);
+        if (this.entries.delete(key)) this.keys.remove(key);
       } else {
-        if (before === undefined) this.keys.add(key);
+        if (!this.entries.has(key)) this.keys.add(key);
         this.entries.set(key, after);
       }
     }

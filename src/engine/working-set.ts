@@ -4,13 +4,22 @@ import type { TableState } from './table-state.js';
 /** What applying an intent reads and writes: the committed state plus the writes before it. */
 export interface WorkingState {
   read(state: TableState, key: string): Entry | undefined;
-  write(state: TableState, key: string, entry: Entry | undefined): void;
+  /** `seq`: the commit writing it (a deleted record's tombstone carries it). */
+  write(state: TableState, key: string, entry: Entry | undefined, seq: number): void;
   /** Every key present in the table as this state sees it, in no particular order. */
   presentKeys(state: TableState): string[];
 }
 
-/** Marks a record deleted by a batch not yet published, so that one map lookup answers a read. */
-const ABSENT = new Entry(null, 0, 0, -1);
+/**
+ * Marks a record deleted by a batch not yet published, so that one map lookup answers a read.
+ * Each delete has its own, carrying its seq like an entry does: publishing a batch must tell its
+ * own delete from a later batch's delete of the same record.
+ */
+class Tombstone extends Entry {
+  constructor(seq: number) {
+    super(null, 0, 0, seq);
+  }
+}
 
 /**
  * The working state of the batches applied but not yet published: the newest version of every
@@ -25,35 +34,37 @@ export class BatchState implements WorkingState {
     const pending = state.pending;
     if (pending !== null) {
       const entry = pending.get(key);
-      if (entry !== undefined) return entry === ABSENT ? undefined : entry;
+      if (entry !== undefined) return entry instanceof Tombstone ? undefined : entry;
     }
     return state.entries.get(key);
   }
 
-  write(state: TableState, key: string, entry: Entry | undefined): void {
+  write(state: TableState, key: string, entry: Entry | undefined, seq: number): void {
     let pending = state.pending;
     if (pending === null) {
       pending = state.pending = new Map();
       this.touched.add(state);
     }
-    pending.set(key, entry ?? ABSENT);
+    pending.set(key, entry ?? new Tombstone(seq));
   }
 
   presentKeys(state: TableState): string[] {
     const keys = new Set(state.entries.keys());
     if (state.pending !== null) {
       for (const [key, entry] of state.pending) {
-        if (entry === ABSENT) keys.delete(key);
+        if (entry instanceof Tombstone) keys.delete(key);
         else keys.add(key);
       }
     }
     return [...keys];
   }
 
-  /** A write was published: the committed map holds it now, unless a newer one is pending. */
-  published(state: TableState, key: string, entry: Entry | undefined): void {
+  /** A write of commit `seq` was published: the committed map holds it now, unless a later commit's is pending. */
+  published(state: TableState, key: string, seq: number): void {
     const pending = state.pending;
-    if (pending !== null && pending.get(key) === (entry ?? ABSENT)) pending.delete(key);
+    if (pending === null) return;
+    const entry = pending.get(key);
+    if (entry !== undefined && entry.version <= seq) pending.delete(key);
   }
 
   /** Forgets every unpublished write (after a failed commit). */
@@ -70,7 +81,11 @@ export class BatchState implements WorkingState {
 export class TransactionLayer implements WorkingState {
   private readonly written = new Map<TableState, Map<string, Entry | undefined>>();
 
-  constructor(private readonly parent: WorkingState) {}
+  constructor(
+    private readonly parent: WorkingState,
+    /** The transaction's seq. */
+    private readonly seq: number,
+  ) {}
 
   read(state: TableState, key: string): Entry | undefined {
     const table = this.written.get(state);
@@ -103,6 +118,6 @@ export class TransactionLayer implements WorkingState {
 
   /** Moves the transaction's writes into the batch. */
   fold(): void {
-    for (const [state, table] of this.written) for (const [key, entry] of table) this.parent.write(state, key, entry);
+    for (const [state, table] of this.written) for (const [key, entry] of table) this.parent.write(state, key, entry, this.seq);
   }
 }

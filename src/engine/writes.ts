@@ -63,7 +63,7 @@ export function applyWrite(
         ? new Entry(next, context.ts, context.ts, context.seq)
         : new Entry(next, before.created, context.ts, context.seq, before.createdText);
   const encoded = after === undefined ? undefined : context.encode(after);
-  context.working.write(state, key, after);
+  context.working.write(state, key, after, context.seq);
   return new Mutation(state, key, before, after, encoded);
 }
 
