@@ -3,7 +3,7 @@ import type { Change, ChangeOp } from '../engine/change.js';
 import { bounds, checkRangeOptions, type RangeOptions } from '../engine/snapshot.js';
 import { diff } from '../json/diff.js';
 import { jsonEqual } from '../json/equal.js';
-import type { Json } from '../json/types.js';
+import type { Json, Operation } from '../json/types.js';
 import type { RxkvError } from '../errors.js';
 import type { SubscriptionFilter, WireChange } from '../sync/protocol.js';
 
@@ -124,7 +124,7 @@ export class TableReplica {
     let value: Json | undefined;
     if (wire.op !== 'delete') {
       try {
-        value = deepFreeze(jsonpatch.applyPatch(previous as Json, wire.patch as jsonpatch.Operation[], false, false).newDocument);
+        value = applyShared(previous, wire.patch);
       } catch {
         return false;
       }
@@ -194,6 +194,49 @@ export class TableReplica {
       for (const listener of sub.listeners) listener.change(change);
     }
   }
+}
+
+/**
+ * Applies a patch with `fast-json-patch` without copying the whole record: the containers on the
+ * operations' paths are copied first, and everything else is shared with `previous` (which stays
+ * as it was: replicas hand out immutable values). Only the copies and the patch's new values are
+ * frozen after.
+ */
+function applyShared(previous: Json | undefined, patch: readonly Operation[]): Json | undefined {
+  let root = previous as unknown;
+  const copies = new Set<object>();
+  for (const operation of patch as jsonpatch.Operation[]) {
+    if (operation.path === '') {
+      root = jsonpatch.applyOperation(root, operation, false, true, true).newDocument;
+      continue;
+    }
+    root = copyAlong(root, operation.path, copies);
+    if (operation.op === 'move') root = copyAlong(root, operation.from, copies);
+    jsonpatch.applyOperation(root, operation, false, true, true);
+  }
+  return deepFreeze(root) as Json | undefined;
+}
+
+/** Copies the containers from the root to the parent of `path` (those not copied already). */
+function copyAlong(root: unknown, path: string, copies: Set<object>): unknown {
+  const copy = (node: object): object => {
+    if (copies.has(node)) return node;
+    const fresh = Array.isArray(node) ? node.slice() : { ...node };
+    copies.add(fresh);
+    return fresh;
+  };
+  if (typeof root !== 'object' || root === null) return root; // fast-json-patch reports the bad path
+  const top = copy(root);
+  let node = top as Record<string, unknown>;
+  const tokens = path.split('/');
+  for (let i = 1; i < tokens.length - 1; i++) {
+    const token = tokens[i]!.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (token === '__proto__') throw new Error('A patch path through __proto__.');
+    const child = Object.hasOwn(node, token) ? node[token] : undefined;
+    if (typeof child !== 'object' || child === null) break;
+    node = (node[token] = copy(child)) as Record<string, unknown>;
+  }
+  return top;
 }
 
 function deepFreeze<T>(value: T): T {

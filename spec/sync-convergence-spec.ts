@@ -1,0 +1,123 @@
+import type { Change, ChangeFilter, RemoteDatabase } from 'rxkv/client';
+import type { Json } from 'rxkv';
+import { Random } from './helpers/random.js';
+import { removeTempDirs } from './helpers/temp.js';
+import { TcpProxy } from './helpers/proxy.js';
+import { client, eventually, startServer, stopServer, type Served } from './helpers/sync.js';
+
+const SEEDS = 16;
+const STEPS = 300;
+const KEYS = ['a1', 'a2', 'a3', 'b1', 'b2', 'c1'];
+const TABLES = ['t', 'u'];
+const FILTERS: ChangeFilter[] = [{}, { prefix: 'a' }, { key: 'b1' }, { keys: ['a2', 'c1'] }, { prefix: 'b' }];
+
+/** One stream of one client: what it was told, folded into the records it describes. */
+class Stream {
+  readonly folded = new Map<string, Json>();
+  readonly problems: string[] = [];
+  private lastSeq = 0;
+
+  constructor(
+    readonly table: string,
+    readonly filter: ChangeFilter,
+  ) {}
+
+  /** A change must start from what the stream said last about its record: else one was lost, repeated or reordered. */
+  take(change: Change): void {
+    const known = this.folded.get(change.key);
+    if (JSON.stringify(known) !== JSON.stringify(change.previous)) {
+      this.problems.push(`${change.table}/${change.key} seq ${change.seq}: previous ${JSON.stringify(change.previous)}, stream had ${JSON.stringify(known)}`);
+    }
+    if (change.seq < this.lastSeq) this.problems.push(`seq ${change.seq} after ${this.lastSeq}`);
+    this.lastSeq = change.seq;
+    if (change.value === undefined) this.folded.delete(change.key);
+    else this.folded.set(change.key, change.value);
+  }
+
+  covers(key: string): boolean {
+    const { key: one, keys, prefix } = this.filter;
+    return (one === undefined || key === one) && (keys === undefined || keys.includes(key)) && (prefix === undefined || key.startsWith(prefix));
+  }
+}
+
+function randomPatch(random: Random, n: number): Json {
+  const patch: Record<string, Json> = { n };
+  if (random.chance(0.5)) patch['nested'] = random.chance(0.2) ? null : { deep: { x: random.int(5), list: [random.int(3), { y: n }] } };
+  if (random.chance(0.3)) patch['tags'] = random.chance(0.3) ? null : [n % 3, 'x'];
+  if (random.chance(0.2)) patch['text'] = 'é~/'.repeat(random.int(4));
+  return patch;
+}
+
+describe('sync convergence: seeded writes from the server and from clients, with random disconnects', () => {
+  let served: Served | undefined;
+  let proxy: TcpProxy | undefined;
+  let clients: RemoteDatabase[] = [];
+
+  afterEach(async () => {
+    await Promise.all(clients.map((remote) => remote.close()));
+    clients = [];
+    await proxy?.close();
+    await stopServer(served);
+    served = undefined;
+    removeTempDirs();
+  });
+
+  it(`should leave every replica and every change stream equal to the server, over ${SEEDS} seeds`, async () => {
+    for (let seed = 1; seed <= SEEDS; seed++) {
+      const random = new Random(seed);
+      // A small log sometimes, so that some resumes replay and others take fresh snapshots.
+      served = await startServer({ logSize: random.pick([8, 64, 10_000]) });
+      proxy = await TcpProxy.start(served.server.port);
+      const url = `ws://127.0.0.1:${proxy.port}`;
+      const streams: { remote: RemoteDatabase; stream: Stream }[] = [];
+      for (let c = 0; c < 3; c++) {
+        const remote = client(url);
+        clients.push(remote);
+        for (let s = 0; s < 2; s++) {
+          const stream = new Stream(random.pick(TABLES), random.pick(FILTERS));
+          remote
+            .table(stream.table)
+            .changes({ ...stream.filter, initial: true })
+            .subscribe((change) => stream.take(change));
+          streams.push({ remote, stream });
+        }
+      }
+      const writes: Promise<unknown>[] = [];
+      for (let step = 0; step < STEPS; step++) {
+        const table = random.pick(TABLES);
+        const key = random.pick(KEYS);
+        const roll = random.next();
+        const writer = roll < 0.5 ? served.db : clients[random.int(clients.length)]!;
+        const target = writer === served.db ? served.db.table(table) : (writer as RemoteDatabase).table(table);
+        const op = random.next();
+        const write = op < 0.15 ? target.delete(key) : op < 0.3 ? target.put(key, { n: step }) : target.merge(key, randomPatch(random, step) as never);
+        writes.push(write.catch(() => undefined)); // a client write cut off by a drop may or may not have committed
+        if (random.chance(0.03)) proxy.drop();
+        if (random.chance(0.1)) await new Promise((resolve) => setTimeout(resolve, random.int(3)));
+      }
+      await Promise.all(writes);
+
+      const server = served.db;
+      const expected = (stream: Stream): string => JSON.stringify([...server.table(stream.table).entries()].filter(([key]) => stream.covers(key)));
+      const replica = (remote: RemoteDatabase, stream: Stream): string => JSON.stringify([...remote.table(stream.table).entries()].filter(([key]) => stream.covers(key)));
+      const folded = (stream: Stream): string => JSON.stringify([...stream.folded].sort(([a], [b]) => (a < b ? -1 : 1)));
+      await eventually(
+        () => streams.every(({ remote, stream }) => replica(remote, stream) === expected(stream) && folded(stream) === expected(stream)),
+        `seed ${seed}: every replica to equal the server`,
+        10_000,
+      ).catch(() => undefined); // the expectations below say what differs
+
+      for (const { remote, stream } of streams) {
+        expect(replica(remote, stream)).withContext(`seed ${seed}: ${stream.table} ${JSON.stringify(stream.filter)} replica`).toBe(expected(stream));
+        expect(folded(stream)).withContext(`seed ${seed}: folded stream`).toBe(expected(stream));
+        expect(stream.problems).withContext(`seed ${seed}: stream continuity`).toEqual([]);
+      }
+      await Promise.all(clients.map((remote) => remote.close()));
+      clients = [];
+      await proxy.close();
+      proxy = undefined;
+      await stopServer(served);
+      served = undefined;
+    }
+  }, 180_000);
+});
