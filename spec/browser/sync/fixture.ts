@@ -1,4 +1,7 @@
-/** The server the Karma run started (scripts/sync-fixture.js), and its control API. */
+/**
+ * The server the Karma run started (scripts/sync-fixture.js), and its control API. These specs
+ * run only in the browser: spec/support/jasmine.json leaves spec/browser/sync out of the Node run.
+ */
 interface FixtureArgs {
   syncUrl: string;
   controlUrl: string;
