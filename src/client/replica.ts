@@ -205,6 +205,7 @@ export class TableReplica {
 function applyShared(previous: Json | undefined, patch: readonly Operation[]): Json | undefined {
   let root = previous as unknown;
   const copies = new Set<object>();
+  if (patch.length === 1 && patch[0]!.path === '') return deepFreeze(jsonpatch.applyOperation(root, patch[0] as jsonpatch.Operation, false, true, true).newDocument) as Json | undefined;
   for (const operation of patch as jsonpatch.Operation[]) {
     if (operation.path === '') {
       root = jsonpatch.applyOperation(root, operation, false, true, true).newDocument;
@@ -230,7 +231,8 @@ function copyAlong(root: unknown, path: string, copies: Set<object>): unknown {
   let node = top as Record<string, unknown>;
   const tokens = path.split('/');
   for (let i = 1; i < tokens.length - 1; i++) {
-    const token = tokens[i]!.replace(/~1/g, '/').replace(/~0/g, '~');
+    const raw = tokens[i]!;
+    const token = raw.includes('~') ? raw.replace(/~1/g, '/').replace(/~0/g, '~') : raw;
     if (token === '__proto__') throw new Error('A patch path through __proto__.');
     const child = Object.hasOwn(node, token) ? node[token] : undefined;
     if (typeof child !== 'object' || child === null) break;
