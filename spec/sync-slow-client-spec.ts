@@ -34,9 +34,12 @@ class ServerProcess {
   }
 
   async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
     const exited = once(this.child, 'exit');
     this.child.send({ stop: true });
+    const killer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
     await exited;
+    clearTimeout(killer);
   }
 }
 

@@ -9,6 +9,9 @@ const server = await serve(db, JSON.parse(process.argv[3]!));
 const reply = (message: object): void => void process.send!(message);
 reply({ port: server.port });
 
+// Never outlive the spec that started it.
+process.on('disconnect', () => process.exit(0));
+
 const gc = (globalThis as unknown as { gc: () => void }).gc;
 
 process.on('message', async (message: any) => {

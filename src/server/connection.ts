@@ -9,7 +9,7 @@ import type { ChangeLog } from './change-log.js';
 import { BadMessage, parseClientMessage } from './messages.js';
 import type { Access, Settings } from './options.js';
 import { Subscription, type Receiver, type Routes } from './routes.js';
-import { changeJson, changesMessage, message, Squashed } from './wire.js';
+import { Outbox } from './outbox.js';
 
 /** What a connection needs of the server it belongs to. */
 export interface Host {
@@ -22,22 +22,9 @@ export interface Host {
 
 /** Requests admitted but not answered yet, beyond which the connection stops reading. */
 const MAX_IN_FLIGHT = 256;
-/** Every message is a text frame, shared encoded ones (Buffers) included. */
-const TEXT = { binary: false } as const;
 /** How long a client has to answer the server's close frame before its socket is destroyed. */
 const CLOSE_GRACE_MS = 1000;
-/** Records with changes waiting for a client that is behind, beyond which it is disconnected. */
-const MAX_SQUASHED_RECORDS = 10_000;
 
-/** A change to send: the change (kept to squash it with later ones) and its wire form. */
-interface Outgoing {
-  readonly change: Change | undefined;
-  readonly seq: number;
-  /** Not kept for a client that is behind: rebuilt from `change` if it goes out unsquashed. */
-  readonly json: string | undefined;
-}
-/** What waits to be sent: a message (built, or to be built from a run of changes), a change. */
-type Pending = string | Buffer | Outgoing | Squashed;
 /** The verdict on a subscription past `maxSubscriptions`. */
 const LIMIT = 'limit';
 type Verdict = boolean | typeof LIMIT;
@@ -52,15 +39,7 @@ export class Connection implements Receiver {
   private phase: 'hello' | 'authenticating' | 'open' | 'closed' = 'hello';
   private principal: unknown = null;
   private readonly subscriptions = new Map<number, Subscription>();
-  /** What is to be sent, in order: whole messages, and changes (sent as one message per run). */
-  private queue: Pending[] = [];
-  private flushScheduled = false;
-  /** While the client is behind: set, with the timer that disconnects it. */
-  private stall: ReturnType<typeof setTimeout> | null = null;
-  /** While behind: where each record's change waits in the current run of changes. */
-  private readonly squashing = new Map<string, number>();
-  /** The change delivered last: a change several subscriptions cover is sent once. */
-  private lastDelivered: Change | undefined;
+  private readonly outbox: Outbox;
   /** The admission of earlier requests, while one waits for `authorize`. */
   private admitting: Promise<void> | null = null;
   private inFlight = 0;
@@ -78,6 +57,13 @@ export class Connection implements Receiver {
     private readonly request: IncomingMessage,
     private readonly host: Host,
   ) {
+    this.outbox = new Outbox(socket, host.settings, {
+      behind: () => socket.pause(),
+      caughtUp: () => {
+        if (this.inFlight < MAX_IN_FLIGHT) socket.resume();
+      },
+      tooSlow: () => this.close(CloseCode.TOO_SLOW, 'too far behind'),
+    });
     this.helloTimer = setTimeout(() => this.close(CloseCode.HELLO_TIMEOUT, 'no hello in time'), host.settings.helloTimeout);
     socket.on('message', (data, isBinary) => this.receive(data, isBinary));
     socket.on('pong', () => (this.alive = true));
@@ -87,20 +73,12 @@ export class Connection implements Receiver {
 
   /** Sends a change a subscription of this connection covers. */
   deliver(change: Change, json: string): void {
-    if (change === this.lastDelivered) return;
-    this.lastDelivered = change;
-    const outgoing: Outgoing = { change, seq: change.seq, json };
-    if (this.stall !== null) {
-      this.squash(outgoing);
-      return;
-    }
-    this.queue.push(outgoing);
-    this.scheduleFlush();
+    this.outbox.change(change, json);
   }
 
   /** Heartbeat: drops a client that did not answer the last ping. */
   ping(): void {
-    if (this.phase === 'authenticating' || this.stall !== null) {
+    if (this.phase === 'authenticating' || this.outbox.behind) {
       // Not read while `authenticate` runs or while it is behind (the hello timeout and the stall
       // timeout bound those): its pong waits unread.
       this.alive = true;
@@ -127,10 +105,9 @@ export class Connection implements Receiver {
     if (this.phase === 'closed') return;
     this.phase = 'closed';
     clearTimeout(this.helloTimer);
-    if (this.stall !== null) clearTimeout(this.stall);
+    this.outbox.close();
     for (const subscription of this.subscriptions.values()) this.host.routes.remove(subscription);
     this.subscriptions.clear();
-    this.queue = [];
     this.early = [];
     this.host.closed(this);
   }
@@ -213,7 +190,7 @@ export class Connection implements Receiver {
 
   private answered(): void {
     this.inFlight--;
-    if (this.inFlight === MAX_IN_FLIGHT / 2 && this.stall === null && this.phase === 'open') this.socket.resume();
+    if (this.inFlight === MAX_IN_FLIGHT / 2 && !this.outbox.behind && this.phase === 'open') this.socket.resume();
   }
 
   /** Returns a promise when admission waits for `authorize`. */
@@ -273,7 +250,7 @@ export class Connection implements Receiver {
     });
     if (replay !== undefined) {
       for (const { table, key, seq, json } of replay) {
-        if (live.some((subscription) => subscription.covers(table, key))) this.queue.push({ change: undefined, seq, json });
+        if (live.some((subscription) => subscription.covers(table, key))) this.outbox.replayed(seq, json);
       }
     }
     for (const subscription of live) {
@@ -361,120 +338,8 @@ export class Connection implements Receiver {
   }
 
   private send(value: ServerMessage): void {
-    this.queue.push(message(value));
-    // A snapshot or reply ends a run of changes: squashing never moves a change across it.
-    this.squashing.clear();
-    this.scheduleFlush();
+    this.outbox.message(value);
   }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled || this.stall !== null) return;
-    this.flushScheduled = true;
-    queueMicrotask(() => this.flush());
-  }
-
-  /**
-   * Sends what is queued, runs of changes as `changes` messages, until the client is behind; the
-   * rest waits. A client applies a message as a whole and resumes from the last seq it applied,
-   * so a run is only cut between two seqs (and a squashed run, not in seq order, never).
-   */
-  private flush(): void {
-    this.flushScheduled = false;
-    if (this.phase === 'closed' || this.stall !== null || this.queue.length === 0) return;
-    const queue = this.queue;
-    this.queue = [];
-    this.lastDelivered = undefined;
-    let at = 0;
-    while (at < queue.length) {
-      const [message, next] = this.nextMessage(queue, at);
-      this.socket.send(message, TEXT, this.sent);
-      at = next;
-      if (this.socket.bufferedAmount > this.host.settings.maxBufferedBytes) {
-        this.fallBehind(queue.slice(at));
-        return;
-      }
-    }
-  }
-
-  /** The message that starts at `queue[at]`, and where the next one starts. */
-  private nextMessage(queue: readonly Pending[], at: number): [string | Buffer, number] {
-    const first = queue[at]!;
-    if (typeof first === 'string' || Buffer.isBuffer(first)) return [first, at + 1];
-    const chunk = this.host.settings.maxBufferedBytes >> 2;
-    const changes: string[] = [];
-    let bytes = 0;
-    let squashed = false;
-    let i = at;
-    for (; i < queue.length; i++) {
-      const pending = queue[i]!;
-      if (typeof pending === 'string' || Buffer.isBuffer(pending)) break;
-      if (pending instanceof Squashed) squashed = true;
-      const json = pending instanceof Squashed ? pending.json() : (pending.json ?? changeJson(pending.change!));
-      changes.push(json);
-      bytes += json.length;
-      const next = queue[i + 1];
-      const cut = bytes >= chunk && !squashed && next !== undefined && typeof next !== 'string' && !Buffer.isBuffer(next) && !(next instanceof Squashed);
-      if (cut && next.seq > (pending as Outgoing).seq) {
-        i++;
-        break;
-      }
-    }
-    return [changesMessage(changes), i];
-  }
-
-  /** Queues a change for a client that is behind: one per record in the current run. */
-  private squash(outgoing: Outgoing): void {
-    const change = outgoing.change;
-    if (change === undefined) {
-      this.queue.push(outgoing); // replayed from the log: its record is not at hand
-      return;
-    }
-    const record = change.table + '\0' + change.key;
-    const at = this.squashing.get(record);
-    if (at === undefined) {
-      this.squashing.set(record, this.queue.length);
-      this.queue.push({ change, seq: change.seq, json: undefined });
-      if (this.squashing.size > MAX_SQUASHED_RECORDS) this.close(CloseCode.TOO_SLOW, 'too far behind');
-      return;
-    }
-    const waiting = this.queue[at] as Outgoing | Squashed;
-    if (waiting instanceof Squashed) {
-      waiting.absorb(change);
-    } else {
-      const squashed = new Squashed(waiting.change!);
-      squashed.absorb(change);
-      this.queue[at] = squashed;
-    }
-  }
-
-  /**
-   * The client stopped keeping up: stop sending and reading, give it time. What was not sent yet,
-   * and what comes meanwhile, is squashed per record.
-   */
-  private fallBehind(unsent: readonly Pending[]): void {
-    this.socket.pause();
-    this.squashing.clear();
-    for (const pending of unsent) {
-      if (typeof pending === 'string' || Buffer.isBuffer(pending) || pending instanceof Squashed) {
-        this.queue.push(pending);
-        this.squashing.clear();
-      } else {
-        this.squash(pending);
-      }
-    }
-    this.stall = setTimeout(() => this.close(CloseCode.TOO_SLOW, 'too far behind'), this.host.settings.stallTimeout);
-  }
-
-  /** A message reached the kernel: a client that was behind may have caught up. */
-  private readonly sent = (): void => {
-    if (this.stall === null || this.phase === 'closed') return;
-    if (this.socket.bufferedAmount > this.host.settings.maxBufferedBytes / 2) return;
-    clearTimeout(this.stall);
-    this.stall = null;
-    this.squashing.clear();
-    if (this.inFlight < MAX_IN_FLIGHT) this.socket.resume();
-    this.scheduleFlush();
-  };
 }
 
 function readAccess(spec: SubscriptionSpec): Access[] {

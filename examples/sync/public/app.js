@@ -1,6 +1,6 @@
 // The page of the sync example: a live replica of the server's `todos` table, through rxkv/client.
 // Each todo is a record { title, done } under a time-sortable key, so the list shows them oldest first.
-import { connect } from 'rxkv/client';
+import { connect, uuid } from 'rxkv/client';
 
 // The sync endpoint: this page's server, unless ?sync=ws://host:port/path points elsewhere.
 const syncUrl = new URLSearchParams(location.search).get('sync') ?? `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/sync`;
@@ -81,7 +81,7 @@ form.addEventListener('submit', (event) => {
   const title = input.value.trim();
   if (title === '') return;
   input.value = '';
-  write(todos.merge(newKey(), { title, done: false }));
+  write(todos.merge(uuid(), { title, done: false })); // time-sorted: new todos come last
 });
 
 /** A write resolves once durable on the server (queued while reconnecting); a failed one is shown. */
@@ -98,14 +98,4 @@ function write(promise) {
 function report(reason) {
   error.textContent = reason instanceof Error ? reason.message : String(reason);
   error.hidden = false;
-}
-
-// A key in the format of rxkv's uuid(): 10 base32hex digits of milliseconds then 16 random ones,
-// so that keys, and the list, sort by creation time.
-const DIGITS = '0123456789abcdefghijklmnopqrstuv';
-function newKey() {
-  let key = '';
-  for (let i = 0, time = Date.now(); i < 10; i++, time = Math.floor(time / 32)) key = DIGITS[time % 32] + key;
-  for (const byte of crypto.getRandomValues(new Uint8Array(16))) key += DIGITS[byte & 31];
-  return key;
 }
