@@ -181,6 +181,15 @@ describe('sync: rxkv/server and rxkv/client over loopback', () => {
       expect(() => connect().table('no spaces')).toThrowMatching((error) => error instanceof RxkvError && error.code === 'INVALID_TABLE_NAME');
     });
 
+    it('should answer writes with DATABASE_CLOSED once the database is closed, and stay up', async () => {
+      const remote = connect();
+      await until(remote, 'open');
+      await served!.db.close();
+      expect(await rejectedCode(remote.table('t').merge('k', { n: 1 }))).toBe('DATABASE_CLOSED');
+      expect(remote.status.state).toBe('open');
+      expect(served!.server.connections).toBe(1);
+    });
+
     it('should send writes made while connecting once open', async () => {
       const todos = connect().table('todos');
       const writes = [todos.merge('a', { n: 1 }), todos.merge('a', { m: 2 })];

@@ -282,8 +282,9 @@ export class Connection implements Receiver {
         this.fail(id, ErrorCode.FORBIDDEN, `Not authorized to write ${op.table}/${op.key}: nothing was written.`);
         return;
       }
-      this.host.db
-        .transaction((tx) => {
+      let committed: Promise<number>;
+      try {
+        committed = this.host.db.transaction((tx) => {
           for (const op of ops) {
             const table = tx.table(op.table);
             if (op.op === 'merge') table.merge(op.key, op.value);
@@ -291,8 +292,12 @@ export class Connection implements Receiver {
             else table.delete(op.key);
           }
           return tx.seq;
-        })
-        .then(
+        });
+      } catch (error) {
+        this.error(id, error); // the database is closed: refused at once
+        return;
+      }
+      committed.then(
           (seq) => {
             if (this.phase === 'closed') return;
             this.send({ type: 'committed', id, seq });
