@@ -5,7 +5,6 @@ import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { ensureChromium } from './chromium.js';
-import { startSyncFixture } from './sync-fixture.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -35,6 +34,8 @@ export async function runBrowserSpecs() {
   const karma = require('karma');
   const config = await karma.config.parseConfig(resolve(root, 'karma.conf.js'), {}, { promiseConfig: true, throwErrors: true });
   // The sync specs talk to a real server; the example's page is proxied so that a spec can look into its iframe.
+  // Imported here, not above: it runs the build (dist/), which npm test makes after loading this file.
+  const { startSyncFixture } = await import('./sync-fixture.js');
   const fixture = await startSyncFixture();
   config.client.args = [JSON.stringify(fixture.args)];
   config.proxies = { ...config.proxies, '/example/': fixture.args.exampleUrl };
