@@ -250,6 +250,18 @@ describe('sync: rxkv/server and rxkv/client over loopback', () => {
       expect(served.db.table('public').get('x')).toEqual({ n: 1 });
     });
 
+    it('should apply a client\'s writes in the order sent, however long an async authorize takes for each', async () => {
+      let calls = 0;
+      served = await startServer({
+        // The first answers come last: a server that started writes as their verdicts came would reorder them.
+        authorize: (_principal: unknown, { action }) => new Promise<boolean>((resolve) => setTimeout(() => resolve(true), action === 'write' ? 40 - 2 * Math.min(calls++, 20) : 0)),
+      });
+      const table = connect().table('t');
+      const seqs = await Promise.all(Array.from({ length: 20 }, (_, n) => table.merge('k', { n, [`at${n}`]: n })));
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      expect((served.db.table('t').get('k') as { n: number }).n).toBe(19);
+    });
+
     it('should error the stream that goes past maxSubscriptions', async () => {
       served = await startServer({ maxSubscriptions: 2 });
       const table = connect().table('t');

@@ -1,6 +1,6 @@
 import { Observable } from 'rxjs';
 import type { Change } from '../engine/change.js';
-import type { ChangeFilter } from '../engine/dispatch.js';
+import { accepts as passes, type ChangeFilter } from '../engine/dispatch.js';
 import { checkChangeFilter, checkKey } from '../engine/arguments.js';
 import type { RangeOptions } from '../engine/snapshot.js';
 import type { Json, MergePatch } from '../json/types.js';
@@ -98,10 +98,11 @@ export class RemoteTable<T = Json> {
    */
   changes(filter: ChangeFilter<T> = {}): Observable<Change<T>> {
     const checked = checkChangeFilter(filter) as ChangeFilter;
+    const keys = checked.keys === undefined ? undefined : new Set(checked.keys);
     return new Observable<Change<T>>((subscriber) => {
       const accepts = (change: Change): boolean => {
         try {
-          return matches(checked, change);
+          return passes(checked, change, keys);
         } catch (error) {
           subscriber.error(error);
           return false;
@@ -157,15 +158,4 @@ function serverFilter(filter: ChangeFilter): SubscriptionFilter {
   if (filter.keys !== undefined) return { keys: filter.keys };
   if (filter.prefix !== undefined && filter.prefix !== '') return { prefix: filter.prefix };
   return {};
-}
-
-function matches(filter: ChangeFilter, change: Change): boolean {
-  const { key } = change;
-  if (filter.key !== undefined && key !== filter.key) return false;
-  if (filter.keys !== undefined && !filter.keys.includes(key)) return false;
-  if (filter.prefix !== undefined && !key.startsWith(filter.prefix)) return false;
-  if (filter.ops !== undefined && !filter.ops.includes(change.op)) return false;
-  const { where } = filter;
-  if (where === undefined) return true;
-  return (change.previous !== undefined && where(change.previous, key)) || (change.value !== undefined && where(change.value, key));
 }

@@ -5,7 +5,7 @@ import { diff } from '../json/diff.js';
 import { jsonEqual } from '../json/equal.js';
 import type { Json, Operation } from '../json/types.js';
 import type { RxkvError } from '../errors.js';
-import type { SubscriptionFilter, WireChange } from '../sync/protocol.js';
+import { covers, type SubscriptionFilter, type WireChange } from '../sync/protocol.js';
 
 /** Told what happens to the subscription it is attached to. */
 export interface Listener {
@@ -35,10 +35,7 @@ export class ServerSub {
   }
 
   covers(key: string): boolean {
-    const { filter } = this;
-    if (filter.key !== undefined) return key === filter.key;
-    if (this.keySet !== undefined) return this.keySet.has(key);
-    return filter.prefix === undefined || key.startsWith(filter.prefix);
+    return covers(this.filter, this.keySet, key);
   }
 }
 

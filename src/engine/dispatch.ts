@@ -50,27 +50,30 @@ class Listener {
     }
     let matches: boolean;
     try {
-      matches = this.accepts(change);
+      matches = accepts(this.filter, change, this.keys);
     } catch (error) {
       this.subscriber.error(error);
       return;
     }
     if (matches) this.subscriber.next(change);
   }
+}
 
-  accepts(change: Change): boolean {
-    const { filter } = this;
-    const key = change.key;
-    if (filter.key !== undefined && key !== filter.key) return false;
-    if (this.keys !== undefined && !this.keys.has(key)) return false;
-    if (filter.prefix !== undefined && !key.startsWith(filter.prefix)) return false;
-    if (filter.ops !== undefined && !filter.ops.includes(change.op)) return false;
-    const where = filter.where;
-    if (where !== undefined) {
-      return (change.previous !== undefined && where(change.previous, key)) || (change.value !== undefined && where(change.value, key));
-    }
-    return true;
+/**
+ * Whether a change passes a filter: every condition given must hold (`keys`: the filter's keys as
+ * a set, when the caller keeps one). Local subscriptions and `rxkv/client` streams both use it.
+ */
+export function accepts(filter: ChangeFilter, change: Change, keys?: ReadonlySet<string>): boolean {
+  const key = change.key;
+  if (filter.key !== undefined && key !== filter.key) return false;
+  if (filter.keys !== undefined && !(keys ?? new Set(filter.keys)).has(key)) return false;
+  if (filter.prefix !== undefined && !key.startsWith(filter.prefix)) return false;
+  if (filter.ops !== undefined && !filter.ops.includes(change.op)) return false;
+  const where = filter.where;
+  if (where !== undefined) {
+    return (change.previous !== undefined && where(change.previous, key)) || (change.value !== undefined && where(change.value, key));
   }
+  return true;
 }
 
 type Listeners = readonly Listener[];

@@ -1,5 +1,5 @@
 import type { Change } from '../engine/change.js';
-import type { SubscriptionSpec } from '../sync/protocol.js';
+import { covers, type SubscriptionSpec } from '../sync/protocol.js';
 
 /** What a subscription delivers to: its connection. */
 export interface Receiver {
@@ -18,11 +18,7 @@ export class Subscription {
   }
 
   covers(table: string, key: string): boolean {
-    const { spec } = this;
-    if (table !== spec.table) return false;
-    if (spec.key !== undefined) return key === spec.key;
-    if (this.keySet !== undefined) return this.keySet.has(key);
-    return spec.prefix === undefined || key.startsWith(spec.prefix);
+    return table === this.spec.table && covers(this.spec, this.keySet, key);
   }
 }
 

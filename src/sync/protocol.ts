@@ -39,6 +39,13 @@ export interface SubscriptionFilter {
   readonly prefix?: string;
 }
 
+/** Whether a subscription covers a key of its table (`keys`: the filter's keys as a set). */
+export function covers(filter: SubscriptionFilter, keys: ReadonlySet<string> | undefined, key: string): boolean {
+  if (filter.key !== undefined) return key === filter.key;
+  if (keys !== undefined) return keys.has(key);
+  return filter.prefix === undefined || key.startsWith(filter.prefix);
+}
+
 export interface SubscriptionSpec extends SubscriptionFilter {
   /** The client's number for this subscription, unique on its connection. */
   readonly sub: number;
