@@ -150,6 +150,11 @@ export class Database {
     return table as unknown as Table<T>;
   }
 
+  /** @internal The table of that name if it exists (holds records or was used): a reader's look never creates one. */
+  existingTable(name: string): Table<Json> | undefined {
+    return this.core.states.has(name) ? this.table(name) : undefined;
+  }
+
   /** The names of the tables that hold records or were used since opening, in order. */
   tableNames(): string[] {
     return [...this.core.states.keys()].sort();

@@ -5,7 +5,8 @@ import { checkChangeFilter, checkKey } from '../engine/arguments.js';
 import type { RangeOptions } from '../engine/snapshot.js';
 import type { Json, MergePatch } from '../json/types.js';
 import { assertJson } from '../json/validate.js';
-import type { SubscriptionFilter, WriteOp } from '../sync/protocol.js';
+import { ErrorCode, fail } from '../errors.js';
+import { MAX_KEYS_PER_SUBSCRIPTION, type SubscriptionFilter, type WriteOp } from '../sync/protocol.js';
 import type { Listener, ReplicaSnapshot, TableReplica } from './replica.js';
 
 /** What a remote table needs of its client. */
@@ -99,6 +100,7 @@ export class RemoteTable<T = Json> {
   changes(filter: ChangeFilter<T> = {}): Observable<Change<T>> {
     const checked = checkChangeFilter(filter) as ChangeFilter;
     const keys = checked.keys === undefined ? undefined : new Set(checked.keys);
+    const subscription = serverFilter(checked);
     return new Observable<Change<T>>((subscriber) => {
       const accepts = (change: Change): boolean => {
         try {
@@ -108,7 +110,7 @@ export class RemoteTable<T = Json> {
           return false;
         }
       };
-      return this.core.attach(this.replica, serverFilter(checked), {
+      return this.core.attach(this.replica, subscription, {
         live: () => {
           if (checked.initial !== true || (checked.ops !== undefined && !checked.ops.includes('new'))) return;
           const seq = this.core.seq;
@@ -155,7 +157,12 @@ export function checked(value: unknown): Json {
 /** The server subscription a filter needs: its narrowest key condition (the rest is checked here). */
 function serverFilter(filter: ChangeFilter): SubscriptionFilter {
   if (filter.key !== undefined) return { key: filter.key };
-  if (filter.keys !== undefined) return { keys: filter.keys };
+  if (filter.keys !== undefined) {
+    if (filter.keys.length > MAX_KEYS_PER_SUBSCRIPTION) {
+      fail(ErrorCode.LIMIT_EXCEEDED, `changes({ keys }) of a remote table takes at most ${MAX_KEYS_PER_SUBSCRIPTION} keys (this one has ${filter.keys.length}): split them over several streams.`);
+    }
+    return { keys: filter.keys };
+  }
   if (filter.prefix !== undefined && filter.prefix !== '') return { prefix: filter.prefix };
   return {};
 }

@@ -19,11 +19,31 @@ export interface Listener {
   end(error: RxkvError | undefined): void;
 }
 
+/**
+ * What the current connection has delivered. The server sends one ordered stream: once a
+ * subscription is synced on it (its snapshot or its `subscribed` arrived), every later change it
+ * covers comes in order, and each message's seq says that every change up to it has come.
+ */
+export class Feed {
+  /** Every change up to this seq that a synced subscription covers is in the replica. */
+  seq = 0;
+  /**
+   * Some live subscription is not synced on this connection yet: the server may replay changes the
+   * replica already holds (what a snapshot or an earlier, cut-off replay brought), to be skipped.
+   */
+  resuming = false;
+}
+
 /** A subscription held on the server, shared by every listener with the same filter. */
 export class ServerSub {
   readonly listeners = new Set<Listener>();
   /** Its snapshot arrived: its records are in the replica and its changes are applied. */
   live = false;
+  /** Its snapshot or `subscribed` arrived on the current connection. */
+  synced = false;
+  /** The pages of its snapshot received so far, until the last one. */
+  pages: (readonly [string, Json])[] | null = null;
+  private ownSeq = 0;
   private readonly keySet: ReadonlySet<string> | undefined;
 
   constructor(
@@ -32,6 +52,24 @@ export class ServerSub {
     readonly filter: SubscriptionFilter,
   ) {
     this.keySet = filter.keys === undefined ? undefined : new Set(filter.keys);
+  }
+
+  /** Every change it covers up to this seq is in the replica: where it resumes from. */
+  get seq(): number {
+    return this.synced ? Math.max(this.ownSeq, this.table.feed.seq) : this.ownSeq;
+  }
+
+  /** Its records were brought up to `seq` on the current connection. */
+  sync(seq: number): void {
+    this.ownSeq = Math.max(this.ownSeq, seq);
+    this.synced = true;
+  }
+
+  /** The connection is gone: keeps the position it reached. */
+  unsync(): void {
+    this.ownSeq = this.seq;
+    this.synced = false;
+    this.pages = null;
   }
 
   covers(key: string): boolean {
@@ -104,8 +142,16 @@ export class TableReplica {
   private view: ReplicaSnapshot | null = null;
   /** Subscriptions with a change in the message being applied. */
   private readonly touched = new Set<ServerSub>();
+  /**
+   * While resuming: the seq each record set or removed meanwhile reflects. Outside a resume every
+   * record reflects at least the seq of the subscriptions covering it, so nothing is kept.
+   */
+  private readonly resumed = new Map<string, number>();
 
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    readonly feed: Feed,
+  ) {}
 
   /** The replica as an immutable snapshot (copied once per change of it, when asked for). */
   snapshot(seq: number): ReplicaSnapshot {
@@ -117,6 +163,7 @@ export class TableReplica {
   apply(wire: WireChange): boolean {
     const covering = this.covering(wire.key);
     if (covering.length === 0) return true; // of a subscription dropped since it was sent
+    if (wire.seq <= this.reflected(wire.key, covering)) return true; // a replay of what the record holds already
     const previous = this.records.get(wire.key);
     let value: Json | undefined;
     if (wire.op !== 'delete') {
@@ -126,9 +173,21 @@ export class TableReplica {
         return false;
       }
     }
-    this.set(wire.key, value);
+    this.set(wire.key, value, wire.seq);
     this.emit(covering, { table: this.name, key: wire.key, op: wire.op, value, previous, patch: wire.patch, seq: wire.seq, ts: wire.ts });
     return true;
+  }
+
+  /** The end of a resume: every live subscription is synced again. */
+  resumeEnded(): void {
+    this.resumed.clear();
+  }
+
+  /** The seq a record is known to reflect: what set it during a resume, or what its subscriptions reached. */
+  private reflected(key: string, covering: readonly ServerSub[]): number {
+    let seq = this.resumed.get(key) ?? 0;
+    for (const sub of covering) seq = Math.max(seq, sub.seq);
+    return seq;
   }
 
   /**
@@ -144,6 +203,7 @@ export class TableReplica {
     for (const [key, value] of incoming) {
       const previous = this.records.get(key);
       if (previous === undefined || !jsonEqual(previous, value)) this.replace(key, deepFreeze(value), seq, ts);
+      else if (this.feed.resuming) this.resumed.set(key, seq);
     }
     if (!sub.live) {
       sub.live = true;
@@ -161,21 +221,23 @@ export class TableReplica {
   prune(): void {
     const live = [...this.subs.values()].filter((sub) => sub.live);
     for (const key of [...this.records.keys()]) {
-      if (!live.some((sub) => sub.covers(key))) this.set(key, undefined);
+      if (!live.some((sub) => sub.covers(key))) this.set(key, undefined, undefined);
     }
   }
 
   private replace(key: string, value: Json | undefined, seq: number, ts: number): void {
     const previous = this.records.get(key);
-    this.set(key, value);
+    this.set(key, value, seq);
     const op: ChangeOp = value === undefined ? 'delete' : previous === undefined ? 'new' : 'merge';
     const covering = this.covering(key);
     this.emit(covering, { table: this.name, key, op, value, previous, patch: diff(previous, value), seq, ts });
   }
 
-  private set(key: string, value: Json | undefined): void {
+  /** Sets a record as of `seq` (undefined: dropped from the replica, not changed on the server). */
+  private set(key: string, value: Json | undefined, seq: number | undefined): void {
     if (value === undefined) this.records.delete(key);
     else this.records.set(key, value);
+    if (seq !== undefined && this.feed.resuming) this.resumed.set(key, seq);
     this.view = null;
   }
 

@@ -23,8 +23,9 @@ export class OrderedKeys {
   }
 
   /**
-   * The sorted keys. The array is owned by this object and changes with later writes: callers
-   * that keep it across a commit must copy it.
+   * The sorted keys. The array is owned by this object. Later writes only ever append to it (a
+   * key past the end) or replace it with a new array, never change it otherwise: a caller that
+   * keeps it across commits still finds, below the length it had, the keys it had then.
    */
   settled(): readonly string[] {
     if (this.removed.size > 0) {

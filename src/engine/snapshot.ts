@@ -104,7 +104,11 @@ export class Snapshot<T = Json> implements Iterable<[string, T]> {
    */
   range(options: RangeOptions = {}): IterableIterator<[string, T]> {
     checkRangeOptions(options);
-    return this.iterate(options);
+    // The key list is taken now, not at the first `next()`: an iterator held across commits (a
+    // snapshot sent in pages, a backup) reads the keys as of this snapshot without rebuilding them.
+    const keys = this.sortedKeys();
+    const [index, end] = bounds(keys, options);
+    return this.iterate(keys, index, end, options);
   }
 
   /** @internal Fast path for the current snapshot's `get`. */
@@ -115,30 +119,18 @@ export class Snapshot<T = Json> implements Iterable<[string, T]> {
     return overwritten.has(key) ? overwritten.get(key) : this.state.entries.get(key);
   }
 
-  private *iterate(options: RangeOptions): Generator<[string, T]> {
-    let keys = this.sortedKeys();
-    let [index, end] = bounds(keys, options);
+  /**
+   * Walks `keys[index..end)`. The list is the table's own while this snapshot is current: later
+   * commits only ever append to that array (and replace it for any other change), so the positions
+   * below `end` keep naming this snapshot's keys, and `entry` reads their values as of it.
+   */
+  private *iterate(keys: readonly string[], index: number, end: number, options: RangeOptions): Generator<[string, T]> {
     const step = options.reverse === true ? -1 : 1;
-    let position = step === 1 ? index : end - 1;
     let remaining = options.limit ?? Number.POSITIVE_INFINITY;
-    let live = this.successor === null;
-    let lastKey: string | undefined;
-    while (remaining > 0 && position >= index && position < end) {
-      if (live && this.successor !== null) {
-        // A commit replaced this snapshot while the caller held the iterator: go on over the
-        // snapshot's own key list from where we were.
-        live = false;
-        keys = this.sortedKeys();
-        [index, end] = bounds(keys, options);
-        if (lastKey !== undefined) position = step === 1 ? lowerBound(keys, lastKey, true) : lowerBound(keys, lastKey, false) - 1;
-        continue;
-      }
+    for (let position = step === 1 ? index : end - 1; remaining > 0 && position >= index && position < end; position += step) {
       const key = keys[position]!;
-      const entry = this.entry(key)!;
-      lastKey = key;
-      position += step;
       remaining--;
-      yield [key, entry.value as T];
+      yield [key, this.entry(key)!.value as T];
     }
   }
 

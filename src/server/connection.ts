@@ -1,15 +1,26 @@
 import type { IncomingMessage } from 'node:http';
 import type { RawData, WebSocket } from 'ws';
 import type { Database } from '../database.js';
+import { checkTableName } from '../engine/arguments.js';
 import type { Change } from '../engine/change.js';
 import { ErrorCode, RxkvError } from '../errors.js';
 import type { Json } from '../json/types.js';
-import { CloseCode, PROTOCOL_VERSION, type ClientMessage, type ServerMessage, type SubscriptionSpec, type WriteOp } from '../sync/protocol.js';
+import {
+  CloseCode,
+  MAX_KEYS_PER_SUBSCRIPTION,
+  PROTOCOL_VERSION,
+  type ClientMessage,
+  type ServerMessage,
+  type SubscriptionSpec,
+  type WriteOp,
+} from '../sync/protocol.js';
 import type { ChangeLog } from './change-log.js';
 import { BadMessage, parseClientMessage } from './messages.js';
 import type { Access, Settings } from './options.js';
 import { Subscription, type Receiver, type Routes } from './routes.js';
 import { Outbox } from './outbox.js';
+import type { Slicer } from './slicer.js';
+import { SnapshotPages } from './snapshot-pages.js';
 
 /** What a connection needs of the server it belongs to. */
 export interface Host {
@@ -17,6 +28,7 @@ export interface Host {
   readonly settings: Settings;
   readonly routes: Routes;
   readonly log: ChangeLog;
+  readonly slicer: Slicer;
   closed(connection: Connection): void;
 }
 
@@ -25,10 +37,9 @@ const MAX_IN_FLIGHT = 256;
 /** How long a client has to answer the server's close frame before its socket is destroyed. */
 const CLOSE_GRACE_MS = 1000;
 
-/** The verdict on a subscription past `maxSubscriptions`. */
-const LIMIT = 'limit';
-type Verdict = boolean | typeof LIMIT;
-type Request = Exclude<ClientMessage, { type: 'hello' }>;
+/** Whether a subscription may go ahead, or why not when it is refused for something else than `authorize`. */
+type Verdict = boolean | { readonly code: string; readonly message: string };
+type Request = Exclude<ClientMessage, { type: 'hello' | 'ping' }>;
 
 /**
  * One client: its hello, its subscriptions and its requests, and everything sent to it, in the
@@ -57,7 +68,7 @@ export class Connection implements Receiver {
     private readonly request: IncomingMessage,
     private readonly host: Host,
   ) {
-    this.outbox = new Outbox(socket, host.settings, {
+    this.outbox = new Outbox(socket, host.settings, host.slicer, {
       behind: () => socket.pause(),
       caughtUp: () => {
         if (this.inFlight < MAX_IN_FLIGHT) socket.resume();
@@ -123,15 +134,19 @@ export class Connection implements Receiver {
       if (isBinary) throw new BadMessage(null, 'Messages are JSON text, not binary.');
       parsed = parseClientMessage(data.toString());
     } catch (error) {
+      // Never admitted, so not counted as unanswered: its reply must not count as an answer either.
       if (this.phase !== 'open') this.close(CloseCode.BAD_HELLO, 'expected a hello');
-      else this.error(error instanceof BadMessage ? error.id : null, error);
+      else this.send(errorMessage(error instanceof BadMessage ? error.id : null, error));
       return;
     }
     if (this.phase === 'hello') {
       if (parsed.type === 'hello') void this.hello(parsed.v, parsed.token);
       else this.close(CloseCode.BAD_HELLO, 'expected a hello');
     } else if (parsed.type === 'hello') {
-      this.error(null, new RxkvError(ErrorCode.BAD_MESSAGE, 'hello: this connection already said hello.'));
+      this.send(errorMessage(null, new RxkvError(ErrorCode.BAD_MESSAGE, 'hello: this connection already said hello.')));
+    } else if (parsed.type === 'ping') {
+      this.alive = true;
+      this.send({ type: 'pong' });
     } else {
       this.admit(parsed);
     }
@@ -214,13 +229,27 @@ export class Connection implements Receiver {
       return undefined;
     }
     const room = this.host.settings.maxSubscriptions - this.subscriptions.size;
-    const verdicts = specs.map((spec, i) => (i < room ? this.authorized(readAccess(spec)) : LIMIT));
+    const verdicts = specs.map((spec, i) => this.refusal(spec, i < room) ?? this.authorized(readAccess(spec)));
     const finish = (allowed: readonly Verdict[]): void => this.subscribed(id, specs, allowed, since);
-    if (verdicts.every((verdict) => typeof verdict !== 'object')) {
+    if (!verdicts.some((verdict) => verdict instanceof Promise)) {
       finish(verdicts as Verdict[]);
       return undefined;
     }
     return Promise.all(verdicts).then(finish);
+  }
+
+  /** Why a subscription is refused before `authorize` is asked, if it is: each is refused alone. */
+  private refusal(spec: SubscriptionSpec, hasRoom: boolean): Verdict | undefined {
+    if (!hasRoom) return { code: ErrorCode.LIMIT_EXCEEDED, message: `At most ${this.host.settings.maxSubscriptions} subscriptions per connection.` };
+    if (spec.keys !== undefined && spec.keys.length > MAX_KEYS_PER_SUBSCRIPTION) {
+      return { code: ErrorCode.LIMIT_EXCEEDED, message: `At most ${MAX_KEYS_PER_SUBSCRIPTION} keys per subscription (this one has ${spec.keys.length}): split them over several.` };
+    }
+    try {
+      checkTableName(spec.table);
+    } catch (error) {
+      return describeError(error);
+    }
+    return undefined;
   }
 
   /** Snapshots (or the replay since `since`) and going live, in one step: nothing falls between. */
@@ -230,22 +259,16 @@ export class Connection implements Receiver {
     const replay = since === undefined ? undefined : log.after(since, db.seq);
     const live: Subscription[] = [];
     specs.forEach((spec, i) => {
-      if (allowed[i] === LIMIT) {
-        const limit = this.host.settings.maxSubscriptions;
-        this.send({ type: 'error', id, sub: spec.sub, code: ErrorCode.LIMIT_EXCEEDED, message: `At most ${limit} subscriptions per connection.` });
+      const verdict = allowed[i]!;
+      if (typeof verdict === 'object') {
+        this.send({ type: 'error', id, sub: spec.sub, ...verdict });
         return;
       }
-      if (!allowed[i]) {
+      if (!verdict) {
         this.send({ type: 'error', id, sub: spec.sub, code: ErrorCode.FORBIDDEN, message: `Not authorized to read ${describe(spec)}.` });
         return;
       }
-      try {
-        if (replay === undefined) this.send(snapshotMessage(db, spec));
-        else db.table(spec.table);
-      } catch (error) {
-        this.send({ type: 'error', id, sub: spec.sub, ...describeError(error) });
-        return;
-      }
+      if (replay === undefined) this.outbox.snapshot(new SnapshotPages(spec.sub, db.seq, records(db, spec), this.host.settings.snapshotPageBytes));
       live.push(new Subscription(this, spec));
     });
     if (replay !== undefined) {
@@ -332,10 +355,11 @@ export class Connection implements Receiver {
     );
   }
 
-  private error(id: number | null, error: unknown): void {
+  /** Answers an admitted request with its error. */
+  private error(id: number, error: unknown): void {
     if (this.phase === 'closed') return;
-    this.send({ type: 'error', id, ...describeError(error) });
-    if (id !== null) this.answered();
+    this.send(errorMessage(id, error));
+    this.answered();
   }
 
   private fail(id: number, code: ErrorCode, text: string): void {
@@ -355,18 +379,18 @@ function readAccess(spec: SubscriptionSpec): Access[] {
   return [{ action: 'read', table }];
 }
 
-function snapshotMessage(db: Database, spec: SubscriptionSpec): ServerMessage {
-  const snapshot = db.table(spec.table).snapshot();
-  const records: [string, Json][] = [];
-  if (spec.key !== undefined || spec.keys !== undefined) {
+/** The records a subscription covers, as of now: read off the table's snapshot, as they are paged out. */
+function records(db: Database, spec: SubscriptionSpec): Iterator<readonly [string, Json]> {
+  const table = db.existingTable(spec.table);
+  if (table === undefined) return [][Symbol.iterator]();
+  const snapshot = table.snapshot();
+  if (spec.key === undefined && spec.keys === undefined) return snapshot.range(spec.prefix === undefined ? {} : { prefix: spec.prefix });
+  return (function* () {
     for (const key of spec.key !== undefined ? [spec.key] : spec.keys!) {
       const value = snapshot.get(key);
-      if (value !== undefined) records.push([key, value]);
+      if (value !== undefined) yield [key, value] as const;
     }
-  } else {
-    for (const entry of spec.prefix !== undefined ? snapshot.range({ prefix: spec.prefix }) : snapshot.entries()) records.push(entry);
-  }
-  return { type: 'snapshot', sub: spec.sub, seq: db.seq, records };
+  })();
 }
 
 function describe(spec: SubscriptionSpec): string {
@@ -379,4 +403,8 @@ function describe(spec: SubscriptionSpec): string {
 function describeError(error: unknown): { code: string; message: string } {
   if (error instanceof RxkvError) return { code: error.code, message: error.message };
   return { code: 'INTERNAL', message: 'The server failed to handle this request.' };
+}
+
+function errorMessage(id: number | null, error: unknown): ServerMessage {
+  return { type: 'error', id, ...describeError(error) };
 }

@@ -1,8 +1,7 @@
 import { ErrorCode, RxkvError } from '../errors.js';
 import type { ClientMessage, SubscriptionSpec, WriteOp } from '../sync/protocol.js';
 
-/** The most keys one `{ keys }` subscription and the most ops one write may name. */
-export const MAX_KEYS_PER_SUBSCRIPTION = 1000;
+/** The most ops one write may name. */
 export const MAX_OPS_PER_WRITE = 1000;
 
 /** A message that failed validation, with the request id to answer when it had a valid one. */
@@ -40,13 +39,14 @@ export function parseClientMessage(text: string): ClientMessage {
     if (token !== undefined && typeof token !== 'string') throw new BadMessage(null, 'hello: "token" must be a string.');
     return token === undefined ? { type, v } : { type, v, token };
   }
+  if (type === 'ping') return { type };
   const rawId = own(fields, 'id');
   const id = isCount(rawId) ? rawId : null;
   const bad = (message: string): never => {
     throw new BadMessage(id, `${String(type)}: ${message}`);
   };
   if (type !== 'subscribe' && type !== 'unsubscribe' && type !== 'write') {
-    throw new BadMessage(id, `Unknown message type ${JSON.stringify(type)}: expected subscribe, unsubscribe or write.`);
+    throw new BadMessage(id, `Unknown message type ${JSON.stringify(type)}: expected subscribe, unsubscribe, write or ping.`);
   }
   if (id === null) bad('"id" must be a non-negative integer.');
   const requestId = id!;
@@ -85,7 +85,6 @@ function subscription(value: unknown, bad: (message: string) => never): Subscrip
   }
   if (keys !== undefined) {
     if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => typeof k === 'string')) bad('"keys" must be a non-empty array of strings.');
-    if ((keys as string[]).length > MAX_KEYS_PER_SUBSCRIPTION) bad(`at most ${MAX_KEYS_PER_SUBSCRIPTION} keys per subscription.`);
     return { ...base, keys: [...(keys as string[])] };
   }
   if (prefix !== undefined) {

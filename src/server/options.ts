@@ -53,6 +53,11 @@ export interface ServeOptions<P = unknown> {
    */
   logSize?: number;
   logBytes?: number;
+  /**
+   * About how many bytes of records one `snapshot` message carries (default 256 KiB; a larger
+   * record goes alone). Snapshots are sent page by page, in slices of the event loop.
+   */
+  snapshotPageBytes?: number;
 }
 
 export interface Settings<P = unknown> {
@@ -68,6 +73,7 @@ export interface Settings<P = unknown> {
   readonly helloTimeout: number;
   readonly logSize: number;
   readonly logBytes: number;
+  readonly snapshotPageBytes: number;
 }
 
 export function settings<P>(options: ServeOptions<P>): Settings<P> {
@@ -92,6 +98,7 @@ export function settings<P>(options: ServeOptions<P>): Settings<P> {
     helloTimeout: count(options as Record<string, unknown>, 'helloTimeout', 10_000, 1),
     logSize: count(options as Record<string, unknown>, 'logSize', 10_000, 0),
     logBytes: count(options as Record<string, unknown>, 'logBytes', 16 << 20, 0),
+    snapshotPageBytes: count(options as Record<string, unknown>, 'snapshotPageBytes', 256 << 10, 1),
   };
 }
 

@@ -2,6 +2,8 @@ import type { WebSocket } from 'ws';
 import type { Change } from '../engine/change.js';
 import type { ServerMessage } from '../sync/protocol.js';
 import type { Settings } from './options.js';
+import type { Slicer } from './slicer.js';
+import { SnapshotPages } from './snapshot-pages.js';
 import { changeJson, changesMessage, message, Squashed } from './wire.js';
 
 /** Every message is a text frame, shared encoded ones (Buffers) included. */
@@ -17,8 +19,13 @@ interface Outgoing {
   readonly json: string | undefined;
 }
 
-/** What waits to be sent: a message (built, or to be built from a run of changes), a change. */
-type Pending = string | Buffer | Outgoing | Squashed;
+/** What waits to be sent: a message (built, or built from a run of changes), a change, a snapshot's pages. */
+type Pending = string | Buffer | Outgoing | Squashed | SnapshotPages;
+
+/** Whether a pending item is a message of its own: a run of changes never crosses it. */
+function isMessage(pending: Pending): pending is string | Buffer | SnapshotPages {
+  return typeof pending === 'string' || Buffer.isBuffer(pending) || pending instanceof SnapshotPages;
+}
 
 /** What the outbox tells its connection. */
 export interface OutboxEvents {
@@ -32,7 +39,9 @@ export interface OutboxEvents {
 
 /**
  * What one connection sends, in the order it happened, and its flow control. Changes queued in a
- * tick go out together, as `changes` messages, once the tick is over. A client that stops reading
+ * tick go out together, as `changes` messages, once the tick is over. A snapshot goes out a page
+ * at a time in slices of the event loop (see `Slicer`), and what comes after it waits behind its
+ * last page. A client that stops reading
  * is left behind once `maxBufferedBytes` wait in its socket: nothing more is sent, what it is owed
  * is squashed per record (first and last version only) and sent when it catches up; if it does not
  * within `stallTimeout`, it is disconnected.
@@ -46,10 +55,14 @@ export class Outbox {
   private readonly squashing = new Map<string, number>();
   /** The change queued last: a change several subscriptions cover is sent once. */
   private lastQueued: Change | undefined;
+  /** A snapshot at the head of the queue is being sent, a page per slice. */
+  private slicing = false;
+  private closed = false;
 
   constructor(
     private readonly socket: WebSocket,
     private readonly settings: Settings,
+    private readonly slicer: Slicer,
     private readonly events: OutboxEvents,
   ) {}
 
@@ -82,8 +95,15 @@ export class Outbox {
     this.scheduleFlush();
   }
 
+  snapshot(pages: SnapshotPages): void {
+    this.queue.push(pages);
+    this.squashing.clear();
+    this.scheduleFlush();
+  }
+
   close(): void {
     if (this.stall !== null) clearTimeout(this.stall);
+    this.closed = true;
     this.queue = [];
   }
 
@@ -100,14 +120,20 @@ export class Outbox {
    */
   private flush(): void {
     this.flushScheduled = false;
-    if (this.stall !== null || this.queue.length === 0 || this.socket.readyState !== this.socket.OPEN) return;
+    if (this.stall !== null || this.slicing || this.queue.length === 0 || this.socket.readyState !== this.socket.OPEN) return;
     const queue = this.queue;
     this.queue = [];
     this.lastQueued = undefined;
     let at = 0;
     while (at < queue.length) {
+      if (queue[at] instanceof SnapshotPages) {
+        this.queue = queue.slice(at);
+        this.slicing = true;
+        this.slicer.schedule(this.sendPage);
+        return;
+      }
       const [message, next] = this.nextMessage(queue, at);
-      this.socket.send(message, TEXT, this.sent);
+      if (message !== undefined) this.socket.send(message, TEXT, this.sent);
       at = next;
       if (this.socket.bufferedAmount > this.settings.maxBufferedBytes) {
         this.fallBehind(queue.slice(at));
@@ -116,8 +142,30 @@ export class Outbox {
     }
   }
 
-  /** The message that starts at `queue[at]`, and where the next one starts. */
-  private nextMessage(queue: readonly Pending[], at: number): [string | Buffer, number] {
+  /** A slice: the next page of the snapshot at the head of the queue; after its last, the rest. */
+  private readonly sendPage = (): boolean => {
+    if (this.closed || this.socket.readyState !== this.socket.OPEN) {
+      this.slicing = false;
+      return false;
+    }
+    const pages = this.queue[0] as SnapshotPages;
+    this.socket.send(pages.next(), TEXT, this.sent);
+    if (pages.done) this.queue.shift();
+    if (this.socket.bufferedAmount > this.settings.maxBufferedBytes) {
+      this.slicing = false;
+      const unsent = this.queue;
+      this.queue = [];
+      this.fallBehind(unsent);
+      return false;
+    }
+    if (!pages.done) return true;
+    this.slicing = false;
+    this.flush();
+    return false;
+  };
+
+  /** The message that starts at `queue[at]` (none when a run squashed to nothing), and where the next one starts. */
+  private nextMessage(queue: readonly Pending[], at: number): [string | Buffer | undefined, number] {
     const first = queue[at]!;
     if (typeof first === 'string' || Buffer.isBuffer(first)) return [first, at + 1];
     const chunk = this.settings.maxBufferedBytes >> 2;
@@ -127,19 +175,20 @@ export class Outbox {
     let i = at;
     for (; i < queue.length; i++) {
       const pending = queue[i]!;
-      if (typeof pending === 'string' || Buffer.isBuffer(pending)) break;
+      if (isMessage(pending)) break;
       if (pending instanceof Squashed) squashed = true;
       const json = pending instanceof Squashed ? pending.json() : (pending.json ?? changeJson(pending.change!));
+      if (json === undefined) continue;
       changes.push(json);
       bytes += json.length;
       const next = queue[i + 1];
-      const cut = bytes >= chunk && !squashed && next !== undefined && typeof next !== 'string' && !Buffer.isBuffer(next) && !(next instanceof Squashed);
+      const cut = bytes >= chunk && !squashed && next !== undefined && !isMessage(next) && !(next instanceof Squashed);
       if (cut && next.seq > (pending as Outgoing).seq) {
         i++;
         break;
       }
     }
-    return [changesMessage(changes), i];
+    return [changes.length === 0 ? undefined : changesMessage(changes), i];
   }
 
   /** Queues a change for a client that is behind: one per record in the current run. */
@@ -172,7 +221,7 @@ export class Outbox {
     this.events.behind();
     this.squashing.clear();
     for (const pending of unsent) {
-      if (typeof pending === 'string' || Buffer.isBuffer(pending) || pending instanceof Squashed) {
+      if (isMessage(pending) || pending instanceof Squashed) {
         this.queue.push(pending);
         this.squashing.clear();
       } else {

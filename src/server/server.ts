@@ -11,6 +11,7 @@ import { ChangeLog } from './change-log.js';
 import { Connection, type Host } from './connection.js';
 import { settings, type ServeOptions, type Settings } from './options.js';
 import { Routes } from './routes.js';
+import { Slicer } from './slicer.js';
 import { changeJson } from './wire.js';
 
 /** A running sync server. */
@@ -46,6 +47,7 @@ export async function serve<P = unknown>(db: Database, options: ServeOptions<P> 
 
 class Server implements SyncServer, Host {
   readonly routes = new Routes();
+  readonly slicer = new Slicer();
   readonly log: ChangeLog;
   private readonly clients = new Set<Connection>();
   private readonly sockets: WebSocketServer;

@@ -34,10 +34,17 @@ export class Squashed {
     this.ts = change.ts;
   }
 
-  json(): string {
+  /**
+   * The net change, or undefined when there is none: a record created and deleted meanwhile, or
+   * changed and changed back, is not a change (a local table would not emit one either).
+   */
+  json(): string | undefined {
     const { table, key, previous, value, seq, ts } = this;
+    if (previous === undefined && value === undefined) return undefined;
+    const patch = diff(previous, value);
+    if (patch.length === 0) return undefined;
     const op = value === undefined ? 'delete' : previous === undefined ? 'new' : 'merge';
-    return wireChange({ table, key, seq, ts, value }, op, diff(previous, value));
+    return wireChange({ table, key, seq, ts, value }, op, patch);
   }
 }
 

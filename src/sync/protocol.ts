@@ -9,7 +9,11 @@
 import type { Json, MergePatch, Operation } from '../json/types.js';
 import type { ChangeOp } from '../engine/change.js';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: snapshots in pages (`last`), `ping`/`pong`, per-subscription key limit. */
+export const PROTOCOL_VERSION = 2;
+
+/** The most keys one `{ keys }` subscription may name; past it, that subscription alone is refused (`LIMIT_EXCEEDED`). */
+export const MAX_KEYS_PER_SUBSCRIPTION = 1000;
 
 /** WebSocket close codes the server uses (1000-1015 are the standard ones, 4000-4999 are ours). */
 export const CloseCode = {
@@ -63,7 +67,9 @@ export type ClientMessage =
   | { readonly type: 'subscribe'; readonly id: number; readonly subs: readonly SubscriptionSpec[]; readonly since?: number }
   | { readonly type: 'unsubscribe'; readonly id: number; readonly subs: readonly number[] }
   /** One op is a plain write; several are one transaction (all or nothing). */
-  | { readonly type: 'write'; readonly id: number; readonly ops: readonly WriteOp[] };
+  | { readonly type: 'write'; readonly id: number; readonly ops: readonly WriteOp[] }
+  /** The client's liveness check: answered by a `pong` behind everything queued before it. */
+  | { readonly type: 'ping' };
 
 /** One change on the wire: `patch` takes the record from its previous value to its new one. */
 export interface WireChange {
@@ -78,13 +84,18 @@ export interface WireChange {
 export type ServerMessage =
   /** `maxMessageBytes`: a client checks its writes against it, rather than be disconnected (1009). */
   | { readonly type: 'welcome'; readonly v: number; readonly seq: number; readonly maxMessageBytes: number }
-  /** The records a subscription covers, as of `seq`: they replace what the replica held in its range. */
-  | { readonly type: 'snapshot'; readonly sub: number; readonly seq: number; readonly records: readonly (readonly [string, Json])[] }
+  /**
+   * One page of the records a subscription covers, as of `seq`. Pages of one snapshot come one
+   * after the other, nothing between them; the one with `last` ends it. Together they replace what
+   * the replica held in the subscription's range.
+   */
+  | { readonly type: 'snapshot'; readonly sub: number; readonly seq: number; readonly records: readonly (readonly [string, Json])[]; readonly last: boolean }
   | { readonly type: 'changes'; readonly changes: readonly WireChange[] }
   /** Ends a `subscribe`: every snapshot and replayed change it asked for came before. */
   | { readonly type: 'subscribed'; readonly id: number; readonly seq: number }
   | { readonly type: 'unsubscribed'; readonly id: number }
   /** A write is durable; any change of it the replica subscribed to came before. */
   | { readonly type: 'committed'; readonly id: number; readonly seq: number }
+  | { readonly type: 'pong' }
   /** A request failed (with `sub`: only that subscription of a `subscribe`); `id` is null when the request had none. */
   | { readonly type: 'error'; readonly id: number | null; readonly sub?: number; readonly code: string; readonly message: string };
