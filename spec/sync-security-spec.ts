@@ -657,4 +657,66 @@ describe('sync security: rxkv/server facing hostile and broken peers over loopba
       expect(delivered).toEqual(['b', 'c']);
     });
   });
+
+  describe('the limit of 256 unanswered requests', () => {
+    it('should still stop reading at 256 unanswered when malformed requests with ids were answered before them', async () => {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      await start({ authorize: (_principal: unknown, access: Access) => (access.action === 'write' ? gate.then(() => true) : true) });
+      const raw = await hello();
+      // 2,000 errors to requests that were never admitted: none of them is an answer to an admitted one.
+      for (let id = 1; id <= 2000; id++) raw.send({ type: 'write', id, ops: 'not a list' });
+      await eventually(() => raw.received.filter((message) => message.code === 'BAD_MESSAGE').length === 2000, 'the 2,000 BAD_MESSAGE replies');
+      // 300 writes of 10 kB held by authorize: the server stops reading at the 256th.
+      const text = 'w'.repeat(10_000);
+      for (let id = 3001; id <= 3300; id++) raw.send({ type: 'write', id, ops: [putOp('ok', `k${id}`, { text })] });
+      for (let id = 5001; id <= 5050; id++) raw.send({ type: 'write', id, ops: 'not a list' });
+      await delay(300);
+      expect(raw.received.filter((message) => message.id > 5000).length).withContext('requests read past the limit').toBe(0);
+      release();
+      await eventually(() => raw.received.filter((message) => message.id > 5000).length === 50, 'the rest, once some were answered');
+      await eventually(() => raw.received.filter((message) => message.type === 'committed').length === 300, 'the 300 writes', 15_000);
+    }, 30_000);
+  });
+
+  describe('tables a reader names', () => {
+    it('should not create a table for a subscription, during or after it', async () => {
+      await start({ authorize: (_principal: unknown, access: Access) => access.action === 'read' });
+      await served!.db.table('real').put('a', { n: 1 });
+      const raw = await hello();
+      let id = 0;
+      for (let round = 0; round < 20; round++) {
+        const subs = Array.from({ length: 100 }, (_, i) => ({ sub: round * 100 + i + 1, table: `x${round * 100 + i}` }));
+        raw.send({ type: 'subscribe', id: ++id, subs });
+        await subscribed(raw, id);
+        raw.send({ type: 'unsubscribe', id: ++id, subs: subs.map(({ sub }) => sub) });
+        await raw.reply(id);
+      }
+      expect(raw.received.filter((message) => message.type === 'snapshot').length).withContext('served, empty').toBe(2000);
+      expect(served!.db.tableNames()).toEqual(['real']);
+      raw.send({ type: 'subscribe', id: ++id, subs: [{ sub: 9999, table: 'later' }] });
+      await subscribed(raw, id);
+      expect(served!.db.tableNames()).toEqual(['real']);
+      await served!.db.table('later').put('k', { n: 1 });
+      await eventually(() => raw.received.some((message) => message.type === 'changes'), 'the change of a table made after the subscription');
+      raw.close();
+      await eventually(() => served!.server.connections === 0, 'the disconnect');
+      expect(served!.db.tableNames()).toEqual(['later', 'real']);
+    });
+  });
+
+  describe('the limit of keys per subscription', () => {
+    beforeEach(() => start());
+
+    it('should refuse only the subscription past 1000 keys, with LIMIT_EXCEEDED, and serve the others of the request', async () => {
+      const raw = await hello();
+      const keys = Array.from({ length: 1001 }, (_, i) => `k${i}`);
+      raw.send({ type: 'subscribe', id: 1, subs: [{ sub: 1, table: 't', keys }, { sub: 2, table: 't', key: 'a' }, { sub: 3, table: 't', keys: keys.slice(1) }] });
+      await subscribed(raw, 1);
+      const errors = raw.received.filter((message) => message.type === 'error');
+      expect(errors.map((error) => [error.id, error.sub, error.code])).toEqual([[1, 1, 'LIMIT_EXCEEDED']]);
+      expect(errors[0].message).toContain('At most 1000 keys');
+      expect(raw.received.filter((message) => message.type === 'snapshot').map((snapshot) => snapshot.sub)).toEqual([2, 3]);
+    });
+  });
 });
