@@ -120,4 +120,87 @@ describe('sync convergence: seeded writes from the server and from clients, with
       served = undefined;
     }
   }, 180_000);
+
+  describe('cut at every message of a subscribe exchange', () => {
+    // Snapshots of many small pages, subscriptions too large to resubscribe in one message: the
+    // exchange is many messages long, and the connection is cut after each of them in turn.
+    const CUTS = 14;
+    const RECORDS = 300;
+    const keyed = (i: number): string => `k${String(i).padStart(3, '0')}`;
+    const FILTERS_CUT: ChangeFilter[] = [
+      {},
+      { prefix: 'k1' },
+      { key: keyed(5) },
+      { keys: Array.from({ length: 1000 }, (_, i) => keyed(i * 2)) },
+      { keys: Array.from({ length: 1000 }, (_, i) => keyed(i * 2 + 1)) },
+    ];
+
+    for (const resume of ['the first subscribe', 'a resume by replay', 'a resume by snapshots']) {
+      it(`should leave every replica and stream equal to the server, cut after each message of ${resume}`, async () => {
+        for (let cut = 1; cut <= CUTS; cut++) {
+          const random = new Random(cut);
+          served = await startServer({ logSize: resume === 'a resume by snapshots' ? 1 : 10_000, snapshotPageBytes: 512, maxMessageBytes: 16 * 1024 }, { durability: 'memory' });
+          const table = served.db.table('t');
+          await Promise.all(Array.from({ length: RECORDS }, (_, i) => table.put(keyed(i), { n: i, list: [i] })));
+          proxy = await TcpProxy.start(served.server.port);
+          const armCut = (): void => {
+            let frames = 0;
+            proxy!.cutAfter(() => ++frames === cut);
+          };
+          let writing = true;
+          const writer = (async () => {
+            for (let n = 0; writing; n++) {
+              const key = keyed(random.int(RECORDS + 20));
+              const current = table.get(key) as { list?: number[] } | undefined;
+              const roll = random.next();
+              // Appends are not idempotent: a change applied twice shows.
+              if (roll < 0.1) await table.delete(key);
+              else if (roll < 0.6) await table.merge(key, { list: [...(current?.list ?? []), n] });
+              else await table.merge(key, randomPatch(random, n) as never);
+              await new Promise((resolve) => setTimeout(resolve, random.int(3)));
+            }
+          })();
+          if (resume === 'the first subscribe') armCut();
+          const remote = client(`ws://127.0.0.1:${proxy.port}`);
+          clients.push(remote);
+          const streams = FILTERS_CUT.map((filter) => {
+            const stream = new Stream('t', filter);
+            remote
+              .table('t')
+              .changes({ ...filter, initial: true })
+              .subscribe((change) => stream.take(change));
+            return stream;
+          });
+          await eventually(() => streams.every((stream) => stream.folded.size > 0), `cut ${cut}: every stream live`, 10_000);
+          if (resume !== 'the first subscribe') {
+            proxy.drop();
+            armCut();
+          }
+          await new Promise((resolve) => setTimeout(resolve, 150));
+          writing = false;
+          await writer;
+
+          const expected = (stream: Stream): string => JSON.stringify([...table.entries()].filter(([key]) => stream.covers(key)));
+          const replica = (stream: Stream): string => JSON.stringify([...remote.table('t').entries()].filter(([key]) => stream.covers(key)));
+          const folded = (stream: Stream): string => JSON.stringify([...stream.folded].sort(([a], [b]) => (a < b ? -1 : 1)));
+          await eventually(
+            () => streams.every((stream) => replica(stream) === expected(stream) && folded(stream) === expected(stream)),
+            `cut ${cut}: every replica to equal the server`,
+            10_000,
+          ).catch(() => undefined); // the expectations below say what differs
+          for (const stream of streams) {
+            const what = `cut after message ${cut} of ${resume}: ${JSON.stringify(stream.filter).slice(0, 40)}`;
+            expect(replica(stream)).withContext(`${what} replica`).toBe(expected(stream));
+            expect(folded(stream)).withContext(`${what} folded stream`).toBe(expected(stream));
+            expect(stream.problems).withContext(`${what} stream continuity`).toEqual([]);
+          }
+          await Promise.all(clients.splice(0).map((one) => one.close()));
+          await proxy.close();
+          proxy = undefined;
+          await stopServer(served);
+          served = undefined;
+        }
+      }, 120_000);
+    }
+  });
 });
