@@ -37,7 +37,7 @@ export async function startSyncFixture() {
   };
 }
 
-/** POST /control/{merge,put,delete,get,drop} with a JSON body; answers JSON, to any origin. */
+/** POST /control/{merge,put,delete,fill,get,drop} with a JSON body; answers JSON, to any origin. */
 async function control(db, sockets, request, response) {
   const headers = { 'access-control-allow-origin': '*', 'access-control-allow-headers': 'content-type', 'content-type': 'application/json' };
   if (request.method === 'OPTIONS') return response.writeHead(204, headers).end();
@@ -50,7 +50,12 @@ async function control(db, sockets, request, response) {
     if (action === 'merge') result = { seq: (await db.table(body.table).merge(body.key, body.value), db.seq) };
     else if (action === 'put') result = { seq: (await db.table(body.table).put(body.key, body.value), db.seq) };
     else if (action === 'delete') result = { seq: (await db.table(body.table).delete(body.key), db.seq) };
-    else if (action === 'get') result = { value: db.table(body.table).get(body.key) ?? null };
+    else if (action === 'fill') {
+      await db.transaction((tx) => {
+        for (let i = 0; i < body.count; i++) tx.table(body.table).put(`k${String(i).padStart(6, '0')}`, { i, text: 'x'.repeat(body.bytes) });
+      });
+      result = { seq: db.seq };
+    } else if (action === 'get') result = { value: db.table(body.table).get(body.key) ?? null };
     else if (action === 'drop') {
       result = { dropped: sockets.size };
       for (const socket of sockets) socket.destroy();

@@ -60,4 +60,16 @@ describe('rxkv/client in the browser, against a real rxkv server', () => {
     // Replayed from the server's log: every change, once, in order.
     expect(values).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   });
+
+  it('should take a snapshot of several pages (256 KiB each) and show it whole, never a part', async () => {
+    const table = freshTable();
+    await serverSide('fill', { table, count: 3000, bytes: 300 }); // about 1 MB
+    const sizes: number[] = [];
+    open()
+      .table(table)
+      .state$.subscribe((snapshot) => sizes.push(snapshot.size));
+    await eventually(() => sizes.length === 1, 'the snapshot');
+    expect(sizes).toEqual([3000]);
+    expect(remote.table(table).get('k002999')).toEqual({ i: 2999, text: 'x'.repeat(300) });
+  });
 });

@@ -11,7 +11,7 @@ interface FixtureArgs {
 export const fixture: FixtureArgs = JSON.parse((globalThis as unknown as { __karma__: { config: { args: string[] } } }).__karma__.config.args[0]!);
 
 /** Acts on the server's database (or its connections) directly, as "elsewhere" would. */
-export async function serverSide(action: 'merge' | 'put' | 'delete' | 'get' | 'drop', body: object = {}): Promise<any> {
+export async function serverSide(action: 'merge' | 'put' | 'delete' | 'fill' | 'get' | 'drop', body: object = {}): Promise<any> {
   const response = await fetch(`${fixture.controlUrl}/${action}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   if (!response.ok) throw new Error(`control ${action} failed: ${await response.text()}`);
   return response.json();
