@@ -1,3 +1,4 @@
+import { WebSocketServer } from 'ws';
 import { uuid, type Json } from 'rxkv';
 import { ErrorCode, RxkvError, type Change, type RemoteDatabase, type Status } from 'rxkv/client';
 import { removeTempDirs } from './helpers/temp.js';
@@ -151,6 +152,34 @@ describe('sync: a replica through drops, dead connections and limits', () => {
       await eventually(() => errors.length === 1 && small.length === 1, 'the refusal and the other stream');
       expect((errors[0] as RxkvError).code).toBe(ErrorCode.LIMIT_EXCEEDED);
       expect(remote.status.state).toBe('open');
+    });
+  });
+
+  describe('a server that closes every connection it welcomed', () => {
+    it('should back off between attempts until a connection answers a request, not retry at the shortest delay', async () => {
+      // Welcomes, then closes on the first request: a refusal the client would loop into.
+      const sockets = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+      let connections = 0;
+      sockets.on('connection', (socket) => {
+        connections++;
+        socket.on('message', (data) => {
+          const message = JSON.parse(data.toString());
+          if (message.type === 'hello') socket.send(JSON.stringify({ type: 'welcome', v: message.v, seq: 0, maxMessageBytes: 1 << 20 }));
+          else socket.close(1011, 'refusing');
+        });
+      });
+      await new Promise((resolve) => sockets.once('listening', resolve));
+      try {
+        const remote = connect(`ws://127.0.0.1:${(sockets.address() as { port: number }).port}`, { reconnect: { minDelay: 5, maxDelay: 10_000 } });
+        remote.table('t').watch('k').subscribe();
+        await delay(800);
+        // Doubling from 5 ms with full jitter: about ten attempts in 800 ms; at the shortest delay, hundreds.
+        expect(connections).toBeGreaterThan(2);
+        expect(connections).toBeLessThan(30);
+      } finally {
+        await Promise.all(clients.splice(0).map((remote) => remote.close()));
+        await new Promise((resolve) => sockets.close(resolve));
+      }
     });
   });
 
