@@ -49,6 +49,8 @@ export const ErrorCode = {
   CONNECTION_LOST: 'CONNECTION_LOST',
   /** Sync: the client was closed; nothing more can be read from the server or written. */
   CLIENT_CLOSED: 'CLIENT_CLOSED',
+  /** Sync: the server failed to handle a request (a defect on its side, not the request's). */
+  INTERNAL: 'INTERNAL',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

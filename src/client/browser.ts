@@ -9,7 +9,7 @@
  * await remote.table('todos').merge('a', { done: true });
  */
 import { connector } from './connect.js';
-import type { WebSocketConstructor } from './remote-database.js';
+import type { WebSocketConstructor } from './transport.js';
 
 export const connect = connector(globalThis.WebSocket as unknown as WebSocketConstructor);
 export * from './exports.js';

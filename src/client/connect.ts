@@ -1,5 +1,6 @@
 import { ErrorCode, fail } from '../errors.js';
-import { RemoteDatabase, type ConnectOptions, type WebSocketConstructor } from './remote-database.js';
+import { RemoteDatabase, type ConnectOptions } from './remote-database.js';
+import type { WebSocketConstructor } from './transport.js';
 
 /** Makes `connect` for a WebSocket implementation: the browser's global one, or `ws` in Node. */
 export function connector(WebSocket: WebSocketConstructor): (url: string, options?: ConnectOptions) => RemoteDatabase {

@@ -1,19 +1,30 @@
 import { Observable } from 'rxjs';
-import type { Change } from '../engine/change.js';
-import { accepts as passes, type ChangeFilter } from '../engine/dispatch.js';
-import { checkChangeFilter, checkKey } from '../engine/arguments.js';
-import type { RangeOptions } from '../engine/snapshot.js';
+import { ErrorCode, fail } from '../errors.js';
 import type { Json, MergePatch } from '../json/types.js';
 import { assertJson } from '../json/validate.js';
-import { ErrorCode, fail } from '../errors.js';
+import { initialChange, type Change } from '../model/change.js';
+import { accepts as passes, checkChangeFilter, type ChangeFilter } from '../model/filter.js';
+import { checkKey } from '../model/keys.js';
+import { OrderedRecords } from '../model/ordered-records.js';
+import type { RangeOptions } from '../model/range.js';
 import { MAX_KEYS_PER_SUBSCRIPTION, type SubscriptionFilter, type WriteOp } from '../sync/protocol.js';
-import type { Listener, ReplicaSnapshot, TableReplica } from './replica.js';
+import type { ReplicaSnapshot, TableReplica } from './replica.js';
+import type { ReplicaSession } from './session.js';
 
-/** What a remote table needs of its client. */
-export interface ClientCore {
-  readonly seq: number;
-  attach(replica: TableReplica, filter: SubscriptionFilter, listener: Listener): () => void;
-  write(ops: readonly WriteOp[]): Promise<number>;
+/** The write verbs of a remote table (or of a table in a remote transaction): each checks its arguments and makes one op. */
+export interface WriteVerbs<T, R> {
+  merge(key: string, patch: MergePatch<T>): R;
+  put(key: string, value: T): R;
+  delete(key: string): R;
+}
+
+/** The write verbs of table `table`, handing each op to `send`. */
+export function writeVerbs<T, R>(table: string, send: (op: WriteOp) => R): WriteVerbs<T, R> {
+  return {
+    merge: (key, patch) => send({ op: 'merge', table, key: checkKey(key), value: checked(patch) }),
+    put: (key, value) => send({ op: 'put', table, key: checkKey(key), value: checked(value) }),
+    delete: (key) => send({ op: 'delete', table, key: checkKey(key) }),
+  };
 }
 
 /**
@@ -22,12 +33,17 @@ export interface ClientCore {
  * Streams subscribe on the server on demand, shared by every observer of the same filter, and
  * unsubscribe when their last observer leaves.
  */
-export class RemoteTable<T = Json> {
+export class RemoteTable<T = Json> extends OrderedRecords<T> {
+  private readonly verbs: WriteVerbs<T, Promise<number>>;
+
   /** @internal */
   constructor(
-    private readonly core: ClientCore,
+    private readonly session: ReplicaSession,
     private readonly replica: TableReplica,
-  ) {}
+  ) {
+    super();
+    this.verbs = writeVerbs(replica.name, (op) => session.write([op]));
+  }
 
   get name(): string {
     return this.replica.name;
@@ -45,25 +61,13 @@ export class RemoteTable<T = Json> {
     return this.replica.records.size;
   }
 
-  keys(): IterableIterator<string> {
-    return this.snapshot().keys();
-  }
-
-  values(): IterableIterator<T> {
-    return this.snapshot().values();
-  }
-
-  entries(): IterableIterator<[string, T]> {
-    return this.snapshot().entries();
-  }
-
   range(options?: RangeOptions): IterableIterator<[string, T]> {
     return this.snapshot().range(options);
   }
 
   /** The replica's records as of now, unchanged by later changes. */
   snapshot(): ReplicaSnapshot<T> {
-    return this.replica.snapshot(this.core.seq) as unknown as ReplicaSnapshot<T>;
+    return this.replica.snapshot(this.session.seq) as unknown as ReplicaSnapshot<T>;
   }
 
   /**
@@ -72,10 +76,10 @@ export class RemoteTable<T = Json> {
    */
   get state$(): Observable<ReplicaSnapshot<T>> {
     return new Observable<ReplicaSnapshot<T>>((subscriber) =>
-      this.core.attach(this.replica, {}, {
+      this.session.attach(this.replica, {}, {
         live: () => subscriber.next(this.snapshot()),
         change: () => undefined,
-        settled: () => subscriber.next(this.snapshot()),
+        applied: () => subscriber.next(this.snapshot()),
         end: (error) => (error === undefined ? subscriber.complete() : subscriber.error(error)),
       }),
     );
@@ -85,7 +89,7 @@ export class RemoteTable<T = Json> {
   watch(key: string): Observable<T | undefined> {
     checkKey(key);
     return new Observable<T | undefined>((subscriber) =>
-      this.core.attach(this.replica, { key }, {
+      this.session.attach(this.replica, { key }, {
         live: () => subscriber.next(this.get(key)),
         change: (change) => subscriber.next(change.value as T | undefined),
         end: (error) => (error === undefined ? subscriber.complete() : subscriber.error(error)),
@@ -110,13 +114,13 @@ export class RemoteTable<T = Json> {
           return false;
         }
       };
-      return this.core.attach(this.replica, subscription, {
+      return this.session.attach(this.replica, subscription, {
         live: () => {
           if (checked.initial !== true || (checked.ops !== undefined && !checked.ops.includes('new'))) return;
-          const seq = this.core.seq;
+          const seq = this.session.seq;
           const ts = Date.now();
           for (const [key, value] of this.replica.snapshot(seq).entries()) {
-            const change: Change = { table: this.name, key, op: 'new', value, previous: undefined, patch: [{ op: 'add', path: '', value }], seq, ts };
+            const change = initialChange(this.name, key, value, seq, ts);
             if (accepts(change)) subscriber.next(change as Change<T>);
           }
         },
@@ -130,26 +134,22 @@ export class RemoteTable<T = Json> {
 
   /** Deep-merges `patch` into the record (RFC 7396); resolves to the commit's seq once durable on the server. */
   merge(key: string, patch: MergePatch<T>): Promise<number> {
-    return this.write({ op: 'merge', table: this.name, key: checkKey(key), value: checked(patch) });
+    return this.verbs.merge(key, patch);
   }
 
   /** Replaces the whole record; resolves to the commit's seq once durable on the server. */
   put(key: string, value: T): Promise<number> {
-    return this.write({ op: 'put', table: this.name, key: checkKey(key), value: checked(value) });
+    return this.verbs.put(key, value);
   }
 
   /** Deletes the record; resolves to the commit's seq once durable on the server. */
   delete(key: string): Promise<number> {
-    return this.write({ op: 'delete', table: this.name, key: checkKey(key) });
-  }
-
-  private write(op: WriteOp): Promise<number> {
-    return this.core.write([op]);
+    return this.verbs.delete(key);
   }
 }
 
 /** Checks a value is plain JSON before it is sent (what `JSON.stringify` would drop or mangle is refused). */
-export function checked(value: unknown): Json {
+function checked(value: unknown): Json {
   assertJson(value, undefined);
   return value as Json;
 }

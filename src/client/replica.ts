@@ -1,20 +1,23 @@
 import jsonpatch from 'fast-json-patch';
-import type { Change, ChangeOp } from '../engine/change.js';
-import { bounds, checkRangeOptions, type RangeOptions } from '../engine/snapshot.js';
+import type { RxkvError } from '../errors.js';
 import { diff } from '../json/diff.js';
 import { jsonEqual } from '../json/equal.js';
+import { deepFreeze } from '../json/freeze.js';
 import type { Json, Operation } from '../json/types.js';
-import type { RxkvError } from '../errors.js';
-import { covers, type SubscriptionFilter, type WireChange } from '../sync/protocol.js';
+import { changeOp, type Change } from '../model/change.js';
+import { covers } from '../model/filter.js';
+import { OrderedRecords } from '../model/ordered-records.js';
+import { bounds, checkRangeOptions, type RangeOptions } from '../model/range.js';
+import type { SubscriptionFilter, WireChange } from '../sync/protocol.js';
 
-/** Told what happens to the subscription it is attached to. */
-export interface Listener {
+/** Told what happens to the server subscription it is attached to (by a stream of a remote table). */
+export interface SubscriptionObserver {
   /** The subscription's records are in the replica (called at once when they already were). */
   live(): void;
   /** A change of a record the subscription covers, once live. */
   change(change: Change): void;
-  /** The end of a message that changed something the subscription covers. */
-  settled?(): void;
+  /** The end of a message that changed something the subscription covers: it is fully applied. */
+  applied?(): void;
   /** The subscription failed (refused, forbidden) or the client was closed (`error` undefined). */
   end(error: RxkvError | undefined): void;
 }
@@ -34,9 +37,9 @@ export class Feed {
   resuming = false;
 }
 
-/** A subscription held on the server, shared by every listener with the same filter. */
+/** A subscription held on the server, shared by every observer with the same filter. */
 export class ServerSub {
-  readonly listeners = new Set<Listener>();
+  readonly observers = new Set<SubscriptionObserver>();
   /** Its snapshot arrived: its records are in the replica and its changes are applied. */
   live = false;
   /** Its snapshot or `subscribed` arrived on the current connection. */
@@ -78,14 +81,16 @@ export class ServerSub {
 }
 
 /** An immutable view of a replica's table at one moment. */
-export class ReplicaSnapshot<T = Json> implements Iterable<[string, T]> {
+export class ReplicaSnapshot<T = Json> extends OrderedRecords<T> {
   private sorted: string[] | null = null;
 
   constructor(
     private readonly records: ReadonlyMap<string, T>,
     /** The last seq the replica had applied. */
     readonly seq: number,
-  ) {}
+  ) {
+    super();
+  }
 
   get size(): number {
     return this.records.size;
@@ -97,22 +102,6 @@ export class ReplicaSnapshot<T = Json> implements Iterable<[string, T]> {
 
   has(key: string): boolean {
     return this.records.has(key);
-  }
-
-  keys(): IterableIterator<string> {
-    return this.sortedKeys()[Symbol.iterator]();
-  }
-
-  *values(): IterableIterator<T> {
-    for (const key of this.sortedKeys()) yield this.records.get(key)!;
-  }
-
-  entries(): IterableIterator<[string, T]> {
-    return this.range();
-  }
-
-  [Symbol.iterator](): IterableIterator<[string, T]> {
-    return this.range();
   }
 
   /** Records in key order, within bounds (see `Snapshot.range` of a local table). */
@@ -137,7 +126,7 @@ export class ReplicaSnapshot<T = Json> implements Iterable<[string, T]> {
  */
 export class TableReplica {
   readonly records = new Map<string, Json>();
-  /** Subscriptions by filter, so that listeners with the same filter share one. */
+  /** Subscriptions by filter, so that observers with the same filter share one. */
   readonly subs = new Map<string, ServerSub>();
   private view: ReplicaSnapshot | null = null;
   /** Subscriptions with a change in the message being applied. */
@@ -192,7 +181,7 @@ export class TableReplica {
 
   /**
    * A subscription's records as of `seq`: they replace what the replica held in its range. Live
-   * listeners see the difference as changes; the subscription's own become live.
+   * observers see the difference as changes; the subscription's own become live.
    */
   applySnapshot(sub: ServerSub, records: readonly (readonly [string, Json])[], seq: number): void {
     const incoming = new Map<string, Json>();
@@ -207,13 +196,13 @@ export class TableReplica {
     }
     if (!sub.live) {
       sub.live = true;
-      for (const listener of sub.listeners) listener.live();
+      for (const observer of sub.observers) observer.live();
     }
   }
 
-  /** Tells the listeners of subscriptions that changed that a message is fully applied. */
-  settle(): void {
-    for (const sub of this.touched) for (const listener of sub.listeners) listener.settled?.();
+  /** Tells the observers of subscriptions that changed that a message is fully applied. */
+  notifyApplied(): void {
+    for (const sub of this.touched) for (const observer of sub.observers) observer.applied?.();
     this.touched.clear();
   }
 
@@ -228,9 +217,7 @@ export class TableReplica {
   private replace(key: string, value: Json | undefined, seq: number, ts: number): void {
     const previous = this.records.get(key);
     this.set(key, value, seq);
-    const op: ChangeOp = value === undefined ? 'delete' : previous === undefined ? 'new' : 'merge';
-    const covering = this.covering(key);
-    this.emit(covering, { table: this.name, key, op, value, previous, patch: diff(previous, value), seq, ts });
+    this.emit(this.covering(key), { table: this.name, key, op: changeOp(previous, value), value, previous, patch: diff(previous, value), seq, ts });
   }
 
   /** Sets a record as of `seq` (undefined: dropped from the replica, not changed on the server). */
@@ -250,7 +237,7 @@ export class TableReplica {
   private emit(covering: readonly ServerSub[], change: Change): void {
     for (const sub of covering) {
       this.touched.add(sub);
-      for (const listener of sub.listeners) listener.change(change);
+      for (const observer of sub.observers) observer.change(change);
     }
   }
 }
@@ -298,12 +285,4 @@ function copyAlong(root: unknown, path: string, copies: Set<object>): unknown {
     node = (node[token] = copy(child)) as Record<string, unknown>;
   }
   return top;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    for (const member of Object.values(value)) deepFreeze(member);
-    Object.freeze(value);
-  }
-  return value;
 }

@@ -1,22 +1,6 @@
 import { Observable, type Subscriber } from 'rxjs';
-import type { Json } from '../json/types.js';
-import type { Change, ChangeOp } from './change.js';
-
-/** Which changes a subscriber receives; every condition given must hold. */
-export interface ChangeFilter<T = Json> {
-  /** Only the changes of this record. */
-  key?: string;
-  /** Only the changes of these records. */
-  keys?: readonly string[];
-  /** Only the changes of records whose key starts with this. */
-  prefix?: string;
-  /** Only changes of records that match before or after the change. */
-  where?: (value: T, key: string) => boolean;
-  /** Only these kinds of change. */
-  ops?: readonly ChangeOp[];
-  /** Begin with the current matching records, as `'new'` changes, then the live ones. */
-  initial?: boolean;
-}
+import type { Change } from '../model/change.js';
+import { accepts, type ChangeFilter } from '../model/filter.js';
 
 /** Where an `initial` subscription starts: the committed records as changes, and their seq. */
 export interface InitialSource {
@@ -25,7 +9,7 @@ export interface InitialSource {
 }
 
 /** One subscription: its subscriber and the conditions it checks on every change. */
-class Listener {
+class FilteredSubscriber {
   private readonly keys: ReadonlySet<string> | undefined;
   /** True when the index that routes changes here already checked everything the filter asks. */
   private readonly routed: boolean;
@@ -59,24 +43,7 @@ class Listener {
   }
 }
 
-/**
- * Whether a change passes a filter: every condition given must hold (`keys`: the filter's keys as
- * a set, when the caller keeps one). Local subscriptions and `rxkv/client` streams both use it.
- */
-export function accepts(filter: ChangeFilter, change: Change, keys?: ReadonlySet<string>): boolean {
-  const key = change.key;
-  if (filter.key !== undefined && key !== filter.key) return false;
-  if (filter.keys !== undefined && !(keys ?? new Set(filter.keys)).has(key)) return false;
-  if (filter.prefix !== undefined && !key.startsWith(filter.prefix)) return false;
-  if (filter.ops !== undefined && !filter.ops.includes(change.op)) return false;
-  const where = filter.where;
-  if (where !== undefined) {
-    return (change.previous !== undefined && where(change.previous, key)) || (change.value !== undefined && where(change.value, key));
-  }
-  return true;
-}
-
-type Listeners = readonly Listener[];
+type Listeners = readonly FilteredSubscriber[];
 const NONE: Listeners = Object.freeze([]);
 
 /**
@@ -124,7 +91,7 @@ export class ChangeDispatcher {
    */
   observe(filter: ChangeFilter, source: InitialSource, after = 0): Observable<Change> {
     return new Observable<Change>((subscriber) => {
-      const listener = new Listener(subscriber, filter, 0);
+      const listener = new FilteredSubscriber(subscriber, filter, 0);
       if (filter.initial === true) {
         for (const change of source.changes(filter)) {
           if (subscriber.closed) return;
@@ -142,7 +109,7 @@ export class ChangeDispatcher {
 
   /** Completes every subscriber (the database closed). */
   complete(): void {
-    const everyone = new Set<Listener>([...this.all, ...[...this.byKey.values()].flat(), ...[...this.byPrefix.values()].flat()]);
+    const everyone = new Set<FilteredSubscriber>([...this.all, ...[...this.byKey.values()].flat(), ...[...this.byPrefix.values()].flat()]);
     this.all = NONE;
     this.byKey.clear();
     this.byPrefix.clear();
@@ -151,7 +118,7 @@ export class ChangeDispatcher {
     for (const listener of everyone) listener.subscriber.complete();
   }
 
-  private add(listener: Listener, filter: ChangeFilter): void {
+  private add(listener: FilteredSubscriber, filter: ChangeFilter): void {
     if (filter.key !== undefined) {
       push(this.byKey, filter.key, listener);
     } else if (filter.keys !== undefined) {
@@ -163,7 +130,7 @@ export class ChangeDispatcher {
     }
   }
 
-  private remove(listener: Listener, filter: ChangeFilter): void {
+  private remove(listener: FilteredSubscriber, filter: ChangeFilter): void {
     if (filter.key !== undefined) {
       pull(this.byKey, filter.key, listener);
     } else if (filter.keys !== undefined) {
@@ -184,14 +151,14 @@ export class ChangeDispatcher {
 }
 
 /** Adds to the list under `key`; true when the key is new. */
-function push(index: Map<string, Listeners>, key: string, listener: Listener): boolean {
+function push(index: Map<string, Listeners>, key: string, listener: FilteredSubscriber): boolean {
   const list = index.get(key);
   index.set(key, list === undefined ? [listener] : [...list, listener]);
   return list === undefined;
 }
 
 /** Removes from the list under `key`; true when the key is gone. */
-function pull(index: Map<string, Listeners>, key: string, listener: Listener): boolean {
+function pull(index: Map<string, Listeners>, key: string, listener: FilteredSubscriber): boolean {
   const list = index.get(key);
   if (list === undefined) return false;
   const rest = without(list, listener);
@@ -203,7 +170,7 @@ function pull(index: Map<string, Listeners>, key: string, listener: Listener): b
   return true;
 }
 
-function without(list: Listeners, listener: Listener): Listeners {
+function without(list: Listeners, listener: FilteredSubscriber): Listeners {
   const index = list.indexOf(listener);
   if (index === -1) return list;
   return list.length === 1 ? NONE : [...list.slice(0, index), ...list.slice(index + 1)];

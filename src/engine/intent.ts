@@ -1,32 +1,32 @@
 import type { Json } from '../json/types.js';
 import { jsonEqual } from '../json/equal.js';
-import { Mutation } from './change.js';
+import { Mutation } from './mutation.js';
 import { TransactionLayer } from './working-set.js';
-import { applyWrite, type ApplyContext, type WriteSpec } from './writes.js';
-import type { TableState } from './table-state.js';
-import { DELETE_SPEC } from './arguments.js';
+import { DELETE_SPEC, applyWrite, type ApplyContext, type WriteSpec } from './writes.js';
+import type { TableSource, TableState } from './table-state.js';
 
 /**
- * Where `captureSettlers` leaves the settle functions of the promise being created. Creating a
- * write's promise with this shared executor instead of a closure saves an allocation per write.
+ * Where `captureResolvers` leaves the resolve and reject functions of the promise being created.
+ * Creating a write's promise with this shared executor instead of a closure saves an allocation
+ * per write.
  */
-export const settlers = {
+export const resolvers = {
   resolve: undefined as unknown as (result: never) => void,
   reject: undefined as unknown as (error: unknown) => void,
 };
 
-export function captureSettlers(resolve: (result: never) => void, reject: (error: unknown) => void): void {
-  settlers.resolve = resolve;
-  settlers.reject = reject;
+export function captureResolvers(resolve: (result: never) => void, reject: (error: unknown) => void): void {
+  resolvers.resolve = resolve;
+  resolvers.reject = reject;
 }
 
 /**
  * A write waiting in the pipeline: validated when it was called, applied to the working state
- * when its batch is built, settled when the batch is published (or fails).
+ * when its batch is built, resolved or rejected when the batch is published (or fails).
  */
 export abstract class Intent {
   result: unknown = undefined;
-  /** Set when applying it threw: it is rejected with this when its batch settles. */
+  /** Set when applying it threw: it is rejected with this when its batch is published. */
   error: unknown = undefined;
   failed = false;
   constructor(
@@ -70,7 +70,7 @@ export class MultiWriteIntent extends Intent {
   constructor(
     resolve: (result: never) => void,
     reject: (error: unknown) => void,
-    private readonly body: (writer: LayerWriter) => unknown,
+    private readonly body: (writer: TableWriter) => unknown,
   ) {
     super(resolve, reject);
   }
@@ -86,8 +86,23 @@ export class MultiWriteIntent extends Intent {
   }
 }
 
-/** Writes of a multi-write intent, coalesced per record. */
-export class LayerWriter {
+/** What a transaction's handles write through: reads and writes of its layer, at once. */
+export interface TableWriter {
+  readonly isOpen: boolean;
+  /** The seq the transaction commits with; when it has written nothing, the seq of the state it read. */
+  readonly seq: number;
+  read(table: TableSource, key: string): Json | undefined;
+  /** Returns the record it leaves; throws (and dooms the transaction) when the write fails. */
+  write(table: TableSource, key: string, spec: WriteSpec, ifVersion: number | undefined): Json | undefined;
+  /** Deletes every record of the table; returns how many there were. */
+  clear(table: TableSource): number;
+}
+
+/**
+ * Writes of a multi-write intent, coalesced per record. Its tables are table states of the engine
+ * that made the transaction (the only sources it hands out).
+ */
+class LayerWriter implements TableWriter {
   private readonly layer: TransactionLayer;
   private readonly context: ApplyContext;
   private readonly touched = new Map<TableState, Map<string, { before: Mutation['before']; last: Mutation }>>();
@@ -104,16 +119,16 @@ export class LayerWriter {
     return this.open;
   }
 
-  /** The seq the transaction commits with; when it has written nothing, the seq of the state it read. */
   get seq(): number {
     return this.touched.size > 0 ? this.context.seq : this.context.seq - 1;
   }
 
-  read(state: TableState, key: string): Json | undefined {
-    return this.layer.read(state, key)?.value;
+  read(table: TableSource, key: string): Json | undefined {
+    return this.layer.read(table as TableState, key)?.value;
   }
 
-  write(state: TableState, key: string, spec: WriteSpec, ifVersion: number | undefined): Json | undefined {
+  write(table: TableSource, key: string, spec: WriteSpec, ifVersion: number | undefined): Json | undefined {
+    const state = table as TableState;
     let mutation: Mutation | null;
     try {
       mutation = applyWrite(this.context, state, key, spec, ifVersion);
@@ -122,17 +137,16 @@ export class LayerWriter {
       throw error;
     }
     if (mutation === null) return this.layer.read(state, key)?.value;
-    let table = this.touched.get(state);
-    if (table === undefined) this.touched.set(state, (table = new Map()));
-    const seen = table.get(key);
-    table.set(key, { before: seen === undefined ? mutation.before : seen.before, last: mutation });
+    let records = this.touched.get(state);
+    if (records === undefined) this.touched.set(state, (records = new Map()));
+    const seen = records.get(key);
+    records.set(key, { before: seen === undefined ? mutation.before : seen.before, last: mutation });
     return mutation.after?.value;
   }
 
-  /** Deletes every record of the table; returns how many there were. */
-  clear(state: TableState): number {
-    const keys = this.layer.presentKeys(state);
-    for (const key of keys) this.write(state, key, DELETE_SPEC, undefined);
+  clear(table: TableSource): number {
+    const keys = this.layer.presentKeys(table as TableState);
+    for (const key of keys) this.write(table, key, DELETE_SPEC, undefined);
     return keys.length;
   }
 

@@ -5,15 +5,15 @@
  * folded in, one sort-merge for all of them, by the next ordered read.
  */
 export class OrderedKeys {
-  private sorted: string[] = [];
+  private list: string[] = [];
   private inserted: string[] = [];
   private removed = new Set<string>();
 
   /** Records a key that was absent. */
   add(key: string): void {
     if (this.removed.delete(key)) return; // removed then re-added before a read: still listed
-    const last = this.sorted.length === 0 ? undefined : this.sorted[this.sorted.length - 1];
-    if (this.inserted.length === 0 && (last === undefined || key > last)) this.sorted.push(key);
+    const last = this.list.length === 0 ? undefined : this.list[this.list.length - 1];
+    if (this.inserted.length === 0 && (last === undefined || key > last)) this.list.push(key);
     else this.inserted.push(key);
   }
 
@@ -27,24 +27,24 @@ export class OrderedKeys {
    * key past the end) or replace it with a new array, never change it otherwise: a caller that
    * keeps it across commits still finds, below the length it had, the keys it had then.
    */
-  settled(): readonly string[] {
+  sorted(): readonly string[] {
     if (this.removed.size > 0) {
       const removed = this.removed;
-      this.sorted = this.sorted.filter((key) => !removed.has(key));
+      this.list = this.list.filter((key) => !removed.has(key));
       if (this.inserted.length > 0) this.inserted = this.inserted.filter((key) => !removed.has(key));
       this.removed = new Set();
     }
     if (this.inserted.length > 0) {
-      this.sorted = mergeSorted(this.sorted, this.inserted.sort());
+      this.list = mergeSorted(this.list, this.inserted.sort());
       this.inserted = [];
     }
-    return this.sorted;
+    return this.list;
   }
 
   /** Replaces the contents with keys already in order (loading). */
   static fromSorted(keys: string[]): OrderedKeys {
     const ordered = new OrderedKeys();
-    ordered.sorted = keys;
+    ordered.list = keys;
     return ordered;
   }
 }
@@ -59,17 +59,4 @@ export function mergeSorted(a: readonly string[], b: readonly string[]): string[
   while (i < a.length) out[k++] = a[i++]!;
   while (j < b.length) out[k++] = b[j++]!;
   return out;
-}
-
-/** The first index whose key is `>= key` (or `> key` when `exclusive`). */
-export function lowerBound(keys: readonly string[], key: string, exclusive: boolean): number {
-  let low = 0;
-  let high = keys.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    const probe = keys[middle]!;
-    if (probe < key || (exclusive && probe === key)) low = middle + 1;
-    else high = middle;
-  }
-  return low;
 }

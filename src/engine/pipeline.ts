@@ -3,9 +3,9 @@ import { ErrorCode, RxkvError } from '../errors.js';
 import { encodeEntry } from '../storage/codec.js';
 import type { Loaded, Storage, StorageBatch } from '../storage/storage.js';
 import { jsonEqual } from '../json/equal.js';
-import { Mutation, toChange } from './change.js';
+import type { Entry } from '../model/record.js';
+import { Mutation, toChange } from './mutation.js';
 import { ChangeDispatcher } from './dispatch.js';
-import type { Entry } from './entry.js';
 import type { Intent } from './intent.js';
 import type { TableState } from './table-state.js';
 import { BatchState } from './working-set.js';
@@ -161,9 +161,8 @@ export class Pipeline {
 
   private stage(writes: StorageBatch, mutation: Mutation, seq: number): void {
     mutation.seq = seq;
-    const key = mutation.state.storagePrefix + mutation.key;
-    if (mutation.after === undefined) writes.del(key);
-    else writes.put(key, mutation.encoded!);
+    if (mutation.after === undefined) writes.del(mutation.state.name, mutation.key);
+    else writes.put(mutation.state.name, mutation.key, mutation.encoded!);
     mutation.encoded = undefined; // handed over: let the string die young
   }
 

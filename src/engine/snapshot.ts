@@ -1,21 +1,9 @@
 import type { Json } from '../json/types.js';
-import { fail, ErrorCode } from '../errors.js';
-import type { Entry, RecordMeta } from './entry.js';
-import { lowerBound, mergeSorted } from './ordered-keys.js';
+import { OrderedRecords } from '../model/ordered-records.js';
+import { bounds, checkRangeOptions, type RangeOptions } from '../model/range.js';
+import type { Entry, RecordMeta } from '../model/record.js';
+import { mergeSorted } from './ordered-keys.js';
 import type { TableState } from './table-state.js';
-
-/** Options of `range()`: bounds are keys; `prefix` and bounds combine as an intersection. */
-export interface RangeOptions {
-  prefix?: string;
-  gt?: string;
-  gte?: string;
-  lt?: string;
-  lte?: string;
-  /** At most this many records. */
-  limit?: number;
-  /** Descending key order. */
-  reverse?: boolean;
-}
 
 /** The record entries a commit replaced, as they were before it (`undefined`: absent). */
 export interface Replaced {
@@ -34,7 +22,7 @@ export interface Replaced {
  * commit alive; nobody pays for history that nobody holds: an unreachable snapshot and what it
  * kept are garbage.
  */
-export class Snapshot<T = Json> implements Iterable<[string, T]> {
+export class Snapshot<T = Json> extends OrderedRecords<T> {
   /** The newer snapshot that replaced this one; null while this is the table's current one. */
   private successor: Snapshot<T> | null = null;
   /** What the commit after this snapshot overwrote, until folded into `overwritten`. */
@@ -49,7 +37,9 @@ export class Snapshot<T = Json> implements Iterable<[string, T]> {
     /** @internal */ readonly state: TableState,
     /** The database `seq` of the last commit this snapshot includes. */
     readonly seq: number,
-  ) {}
+  ) {
+    super();
+  }
 
   /** The table's name. */
   get table(): string {
@@ -78,22 +68,6 @@ export class Snapshot<T = Json> implements Iterable<[string, T]> {
 
   get size(): number {
     return this.successor === null ? this.state.entries.size : this.materialize().keys.length;
-  }
-
-  keys(): IterableIterator<string> {
-    return mapIterator(this.range(), (pair) => pair[0]);
-  }
-
-  values(): IterableIterator<T> {
-    return mapIterator(this.range(), (pair) => pair[1]);
-  }
-
-  entries(): IterableIterator<[string, T]> {
-    return this.range();
-  }
-
-  [Symbol.iterator](): IterableIterator<[string, T]> {
-    return this.range();
   }
 
   /**
@@ -135,7 +109,7 @@ export class Snapshot<T = Json> implements Iterable<[string, T]> {
   }
 
   private sortedKeys(): readonly string[] {
-    return this.successor === null ? this.state.keys.settled() : this.materialize().keys;
+    return this.successor === null ? this.state.keys.sorted() : this.materialize().keys;
   }
 
   /** Folds the overwritten entries of every later commit into `overwritten`, up to the current snapshot. */
@@ -164,7 +138,7 @@ export class Snapshot<T = Json> implements Iterable<[string, T]> {
     if (this.own !== null) return this.own;
     const overwritten = this.catchUp();
     const current = this.state.entries;
-    const keys = this.state.keys.settled().filter((key) => !overwritten.has(key) || overwritten.get(key) !== undefined);
+    const keys = this.state.keys.sorted().filter((key) => !overwritten.has(key) || overwritten.get(key) !== undefined);
     const gone: string[] = [];
     for (const [key, before] of overwritten) if (before !== undefined && !current.has(key)) gone.push(key);
     const all = gone.length === 0 ? keys : mergeSorted(keys, gone.sort());
@@ -173,44 +147,4 @@ export class Snapshot<T = Json> implements Iterable<[string, T]> {
     this.own = { keys: all, entries };
     return this.own;
   }
-}
-
-export function bounds(keys: readonly string[], options: RangeOptions): [number, number] {
-  let start = 0;
-  let end = keys.length;
-  const { prefix, gt, gte, lt, lte } = options;
-  if (prefix !== undefined && prefix !== '') {
-    start = lowerBound(keys, prefix, false);
-    // Keys with the prefix are contiguous: find the first one past them.
-    let low = start;
-    let high = end;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (keys[middle]!.startsWith(prefix)) low = middle + 1;
-      else high = middle;
-    }
-    end = low;
-  }
-  if (gt !== undefined) start = Math.max(start, lowerBound(keys, gt, true));
-  if (gte !== undefined) start = Math.max(start, lowerBound(keys, gte, false));
-  if (lt !== undefined) end = Math.min(end, lowerBound(keys, lt, false));
-  if (lte !== undefined) end = Math.min(end, lowerBound(keys, lte, true));
-  return [start, Math.max(start, end)];
-}
-
-export function checkRangeOptions(options: RangeOptions): void {
-  if (typeof options !== 'object' || options === null) fail(ErrorCode.INVALID_ARGUMENT, 'range() takes an options object.');
-  for (const bound of ['prefix', 'gt', 'gte', 'lt', 'lte'] as const) {
-    const value = options[bound];
-    if (value !== undefined && typeof value !== 'string') fail(ErrorCode.INVALID_ARGUMENT, `range({ ${bound} }) must be a string key.`);
-  }
-  const { limit, reverse } = options;
-  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
-    fail(ErrorCode.INVALID_ARGUMENT, 'range({ limit }) must be a non-negative integer.');
-  }
-  if (reverse !== undefined && typeof reverse !== 'boolean') fail(ErrorCode.INVALID_ARGUMENT, 'range({ reverse }) must be a boolean.');
-}
-
-function* mapIterator<A, B>(source: Iterator<A>, map: (item: A) => B): Generator<B> {
-  for (let next = source.next(); !next.done; next = source.next()) yield map(next.value);
 }

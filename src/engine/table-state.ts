@@ -1,13 +1,14 @@
-import { BehaviorSubject } from 'rxjs';
+import { BehaviorSubject, type Observable } from 'rxjs';
 import { ErrorCode, RxkvError, fail } from '../errors.js';
 import type { Json } from '../json/types.js';
+import type { Change } from '../model/change.js';
+import type { ChangeFilter } from '../model/filter.js';
+import type { Entry } from '../model/record.js';
 import { SecondaryIndex, type IndexDefinition } from './secondary-index.js';
-import type { Mutation } from './change.js';
+import type { Mutation } from './mutation.js';
 import { ChangeDispatcher, type InitialSource } from './dispatch.js';
 import { initialChanges } from './initial.js';
-import type { Entry } from './entry.js';
 import { OrderedKeys } from './ordered-keys.js';
-import { recordKey } from '../storage/codec.js';
 import { Snapshot } from './snapshot.js';
 
 const PUBLISH = Symbol('publish');
@@ -35,8 +36,31 @@ export class StateSubject<S> extends BehaviorSubject<S> {
   }
 }
 
+/**
+ * What the handles of a table (`Table`, `TableIndex`, a query, a transaction) use of it: its
+ * committed state, its streams and its indexes. The rest of `TableState` is the engine's: a
+ * handle writes by handing its source back to the engine (`Engine.write`, `TableWriter`).
+ */
+export interface TableSource {
+  readonly name: string;
+  readonly size: number;
+  /** The committed record under `key`. */
+  entry(key: string): Entry | undefined;
+  /** The current snapshot (see `TableState.head`). */
+  readonly head: Snapshot;
+  readonly state$: StateSubject<Snapshot>;
+  /**
+   * The changes a checked filter selects; with `initial`, the matching records first. Changes up
+   * to `after` are skipped (subscribing in the middle of a commit's delivery).
+   */
+  changes(filter: ChangeFilter, after?: number): Observable<Change>;
+  index(name: string): SecondaryIndex | undefined;
+  /** Defines an index and builds it from the committed records; a name is defined once. */
+  defineIndex(name: string, definition: IndexDefinition): void;
+}
+
 /** The committed state of one table, and the streams that publish it. */
-export class TableState {
+export class TableState implements TableSource {
   readonly entries: Map<string, Entry>;
   readonly keys: OrderedKeys;
   readonly state$: StateSubject<Snapshot>;
@@ -46,14 +70,10 @@ export class TableState {
     seq: () => this.head.seq,
     changes: (filter) => initialChanges([this], filter),
   };
-  /** Where its records live in storage: this prefix and the key. */
-  readonly storagePrefix: string;
   /** Secondary indexes by name, maintained as commits are published. */
   readonly indexes = new Map<string, SecondaryIndex>();
   /** Where an index function's error goes: it never stops a commit. */
   onIndexError: (error: RxkvError) => void = () => undefined;
-  /** The writes of the batches applied but not yet published (see BatchState). */
-  pending: Map<string, Entry> | null = null;
 
   constructor(
     readonly name: string,
@@ -63,7 +83,6 @@ export class TableState {
   ) {
     this.entries = entries;
     this.keys = keys;
-    this.storagePrefix = recordKey(name, '');
     this.state$ = new StateSubject(new Snapshot(this, seq));
   }
 
@@ -74,6 +93,22 @@ export class TableState {
   /** The current snapshot: once a commit is applied, the one it made, even before `state$` emits it. */
   get head(): Snapshot {
     return this.nextHead ?? this.state$.value;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  entry(key: string): Entry | undefined {
+    return this.entries.get(key);
+  }
+
+  changes(filter: ChangeFilter, after = 0): Observable<Change> {
+    return this.dispatcher.observe(filter, this.initial, after);
+  }
+
+  index(name: string): SecondaryIndex | undefined {
+    return this.indexes.get(name);
   }
 
   /** Applies a committed batch's mutations of this table, superseding the current snapshot. */

@@ -1,4 +1,4 @@
-import { Entry } from './entry.js';
+import { Entry } from '../model/record.js';
 import type { TableState } from './table-state.js';
 
 /** What applying an intent reads and writes: the committed state plus the writes before it. */
@@ -23,16 +23,18 @@ class Tombstone extends Entry {
 
 /**
  * The working state of the batches applied but not yet published: the newest version of every
- * record they wrote lives on its table (`TableState.pending`), so that a read is one lookup there
- * and one in the committed map. Publishing a batch drops the versions it wrote, unless a later
- * batch has written a newer one since.
+ * record they wrote, per table, so that a read is one lookup there and one in the committed map.
+ * Publishing a batch drops the versions it wrote, unless a later batch has written a newer one
+ * since. The table looked up last is kept at hand: a batch mostly writes one table.
  */
 export class BatchState implements WorkingState {
-  private readonly touched = new Set<TableState>();
+  private readonly pending = new Map<TableState, Map<string, Entry>>();
+  private lastTable: TableState | null = null;
+  private lastPending: Map<string, Entry> | undefined = undefined;
 
   read(state: TableState, key: string): Entry | undefined {
-    const pending = state.pending;
-    if (pending !== null) {
+    const pending = this.pendingOf(state);
+    if (pending !== undefined) {
       const entry = pending.get(key);
       if (entry !== undefined) return entry instanceof Tombstone ? undefined : entry;
     }
@@ -40,18 +42,20 @@ export class BatchState implements WorkingState {
   }
 
   write(state: TableState, key: string, entry: Entry | undefined, seq: number): void {
-    let pending = state.pending;
-    if (pending === null) {
-      pending = state.pending = new Map();
-      this.touched.add(state);
+    let pending = this.pendingOf(state);
+    if (pending === undefined) {
+      pending = new Map();
+      this.pending.set(state, pending);
+      this.lastPending = pending;
     }
     pending.set(key, entry ?? new Tombstone(seq));
   }
 
   presentKeys(state: TableState): string[] {
     const keys = new Set(state.entries.keys());
-    if (state.pending !== null) {
-      for (const [key, entry] of state.pending) {
+    const pending = this.pendingOf(state);
+    if (pending !== undefined) {
+      for (const [key, entry] of pending) {
         if (entry instanceof Tombstone) keys.delete(key);
         else keys.add(key);
       }
@@ -61,16 +65,25 @@ export class BatchState implements WorkingState {
 
   /** A write of commit `seq` was published: the committed map holds it now, unless a later commit's is pending. */
   published(state: TableState, key: string, seq: number): void {
-    const pending = state.pending;
-    if (pending === null) return;
+    const pending = this.pendingOf(state);
+    if (pending === undefined) return;
     const entry = pending.get(key);
     if (entry !== undefined && entry.version <= seq) pending.delete(key);
   }
 
   /** Forgets every unpublished write (after a failed commit). */
   clear(): void {
-    for (const state of this.touched) state.pending = null;
-    this.touched.clear();
+    this.pending.clear();
+    this.lastTable = null;
+    this.lastPending = undefined;
+  }
+
+  private pendingOf(state: TableState): Map<string, Entry> | undefined {
+    if (state !== this.lastTable) {
+      this.lastTable = state;
+      this.lastPending = this.pending.get(state);
+    }
+    return this.lastPending;
   }
 }
 

@@ -5,8 +5,8 @@ import { mergePatch } from '../json/merge.js';
 import { jsonEqual } from '../json/equal.js';
 import { hasOwn, isJsonObject, setMember } from '../json/object.js';
 import { assertJson } from '../json/validate.js';
-import { Mutation } from './change.js';
-import { Entry } from './entry.js';
+import { Entry } from '../model/record.js';
+import { Mutation } from './mutation.js';
 import type { TableState } from './table-state.js';
 import type { WorkingState } from './working-set.js';
 
@@ -20,6 +20,8 @@ export type WriteSpec =
   | { readonly verb: 'delete' }
   | { readonly verb: 'increment'; readonly path: readonly string[]; readonly by: number }
   | { readonly verb: 'produce'; readonly recipe: Recipe };
+
+export const DELETE_SPEC: WriteSpec = Object.freeze({ verb: 'delete' });
 
 /**
  * Where a batch is being applied: its working state, and the seq and time of the commit. One

@@ -1,5 +1,5 @@
 import { filter, type MonoTypeOperatorFunction } from 'rxjs';
-import type { Change } from '../engine/change.js';
+import type { Change } from '../model/change.js';
 import type { Json } from '../json/types.js';
 
 /**

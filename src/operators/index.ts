@@ -9,4 +9,4 @@ export { ofOp } from './of-op.js';
 export { pathChanged } from './path-changed.js';
 export { squash } from './squash.js';
 export { toMap } from './to-map.js';
-export type { Change, ChangeOp } from '../engine/change.js';
+export type { Change, ChangeOp } from '../model/change.js';

@@ -1,5 +1,6 @@
 import { filter, type MonoTypeOperatorFunction } from 'rxjs';
-import type { Change } from '../engine/change.js';
+import { ErrorCode, fail } from '../errors.js';
+import type { Change } from '../model/change.js';
 import type { Json } from '../json/types.js';
 
 /**
@@ -10,8 +11,8 @@ import type { Json } from '../json/types.js';
  * table.changes().pipe(pathChanged('/profile/city')).subscribe(relocate);
  */
 export function pathChanged<T = Json>(pointer: string): MonoTypeOperatorFunction<Change<T>> {
-  if (pointer !== '' && !pointer.startsWith('/')) {
-    throw new TypeError(`pathChanged takes a JSON Pointer such as '/profile/city', not ${JSON.stringify(pointer)}.`);
+  if (typeof pointer !== 'string' || (pointer !== '' && !pointer.startsWith('/'))) {
+    fail(ErrorCode.INVALID_ARGUMENT, `pathChanged takes a JSON Pointer such as '/profile/city', not ${JSON.stringify(pointer)}.`);
   }
   return filter((change) => change.patch.some((operation) => touches(operation.path, pointer)));
 }

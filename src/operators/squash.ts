@@ -1,8 +1,7 @@
 import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
-import type { Change } from '../engine/change.js';
+import { ErrorCode, fail } from '../errors.js';
 import type { Json } from '../json/types.js';
-import { diff } from '../json/diff.js';
-import { jsonEqual } from '../json/equal.js';
+import { netChange, type Change } from '../model/change.js';
 
 /**
  * Coalesces rapid changes of one record: the first change of a record opens a window of `ms`
@@ -14,7 +13,7 @@ import { jsonEqual } from '../json/equal.js';
  * table.changes().pipe(squash(50)).subscribe(sendToClient);
  */
 export function squash<T = Json>(ms: number): MonoTypeOperatorFunction<Change<T>> {
-  if (!(Number.isFinite(ms) && ms >= 0)) throw new TypeError(`squash takes a number of milliseconds, not ${ms}.`);
+  if (!(Number.isFinite(ms) && ms >= 0)) fail(ErrorCode.INVALID_ARGUMENT, `squash takes a number of milliseconds, not ${String(ms)}.`);
   return (source) =>
     new Observable<Change<T>>((subscriber) => {
       const windows = new Map<string, { first: Change<T>; last: Change<T>; timer: ReturnType<typeof setTimeout> }>();
@@ -22,7 +21,8 @@ export function squash<T = Json>(ms: number): MonoTypeOperatorFunction<Change<T>
         const window = windows.get(id)!;
         windows.delete(id);
         clearTimeout(window.timer);
-        const merged = combine(window.first, window.last);
+        const { first, last } = window;
+        const merged = first === last ? first : netChange(first.previous, last);
         if (merged !== null) subscriber.next(merged);
       };
       const closeAll = () => {
@@ -50,22 +50,4 @@ export function squash<T = Json>(ms: number): MonoTypeOperatorFunction<Change<T>
         windows.clear();
       };
     });
-}
-
-function combine<T>(first: Change<T>, last: Change<T>): Change<T> | null {
-  if (first === last) return first;
-  const { previous } = first;
-  const { value } = last;
-  if (previous === undefined && value === undefined) return null;
-  if (previous !== undefined && value !== undefined && jsonEqual(previous as Json, value as Json)) return null;
-  return {
-    table: last.table,
-    key: last.key,
-    op: previous === undefined ? 'new' : value === undefined ? 'delete' : 'merge',
-    value,
-    previous,
-    patch: diff(previous as Json | undefined, value as Json | undefined),
-    seq: last.seq,
-    ts: last.ts,
-  };
 }

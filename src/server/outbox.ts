@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws';
-import type { Change } from '../engine/change.js';
+import type { Change } from '../model/change.js';
 import type { ServerMessage } from '../sync/protocol.js';
 import type { Settings } from './options.js';
 import type { Slicer } from './slicer.js';

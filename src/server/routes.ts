@@ -1,13 +1,14 @@
-import type { Change } from '../engine/change.js';
-import { covers, type SubscriptionSpec } from '../sync/protocol.js';
+import type { Change } from '../model/change.js';
+import { covers } from '../model/filter.js';
+import type { SubscriptionSpec } from '../sync/protocol.js';
 
-/** What a subscription delivers to: its connection. */
+/** What a route delivers to: its client's session. */
 export interface Receiver {
   deliver(change: Change, json: string): void;
 }
 
-/** One live subscription of one connection. */
-export class Subscription {
+/** One live subscription of one client, as the router knows it. */
+export class Route {
   private readonly keySet: ReadonlySet<string> | undefined;
 
   constructor(
@@ -23,9 +24,9 @@ export class Subscription {
 }
 
 class TableRoutes {
-  readonly byKey = new Map<string, Set<Subscription>>();
-  readonly prefixed = new Set<Subscription>();
-  readonly whole = new Set<Subscription>();
+  readonly byKey = new Map<string, Set<Route>>();
+  readonly prefixed = new Set<Route>();
+  readonly whole = new Set<Route>();
 
   get empty(): boolean {
     return this.byKey.size === 0 && this.prefixed.size === 0 && this.whole.size === 0;
@@ -33,54 +34,54 @@ class TableRoutes {
 }
 
 /**
- * Which subscriptions each change goes to, indexed by table and key so that a change costs in
- * proportion to the subscriptions that want it, not to all of them.
+ * Which routes (live subscriptions) each change goes to, indexed by table and key so that a change costs in
+ * proportion to the routes that want it, not to all of them.
  */
 export class Routes {
   private readonly tables = new Map<string, TableRoutes>();
 
-  add(subscription: Subscription): void {
-    const { table, key, keys, prefix } = subscription.spec;
+  add(route: Route): void {
+    const { table, key, keys, prefix } = route.spec;
     let routes = this.tables.get(table);
     if (routes === undefined) this.tables.set(table, (routes = new TableRoutes()));
     if (key !== undefined || keys !== undefined) {
       for (const one of key !== undefined ? [key] : keys!) {
         let set = routes.byKey.get(one);
         if (set === undefined) routes.byKey.set(one, (set = new Set()));
-        set.add(subscription);
+        set.add(route);
       }
     } else if (prefix !== undefined && prefix !== '') {
-      routes.prefixed.add(subscription);
+      routes.prefixed.add(route);
     } else {
-      routes.whole.add(subscription);
+      routes.whole.add(route);
     }
   }
 
-  remove(subscription: Subscription): void {
-    const { table, key, keys } = subscription.spec;
+  remove(route: Route): void {
+    const { table, key, keys } = route.spec;
     const routes = this.tables.get(table);
     if (routes === undefined) return;
     if (key !== undefined || keys !== undefined) {
       for (const one of key !== undefined ? [key] : keys!) {
         const set = routes.byKey.get(one);
-        set?.delete(subscription);
+        set?.delete(route);
         if (set?.size === 0) routes.byKey.delete(one);
       }
     }
-    routes.prefixed.delete(subscription);
-    routes.whole.delete(subscription);
+    routes.prefixed.delete(route);
+    routes.whole.delete(route);
     if (routes.empty) this.tables.delete(table);
   }
 
-  /** Hands a change (and its wire form) to every subscription that covers it. */
+  /** Hands a change (and its wire form) to every route that covers it. */
   route(change: Change, json: string): void {
     const routes = this.tables.get(change.table);
     if (routes === undefined) return;
     const byKey = routes.byKey.get(change.key);
-    if (byKey !== undefined) for (const subscription of byKey) subscription.receiver.deliver(change, json);
-    for (const subscription of routes.prefixed) {
-      if (change.key.startsWith(subscription.spec.prefix!)) subscription.receiver.deliver(change, json);
+    if (byKey !== undefined) for (const route of byKey) route.receiver.deliver(change, json);
+    for (const route of routes.prefixed) {
+      if (change.key.startsWith(route.spec.prefix!)) route.receiver.deliver(change, json);
     }
-    for (const subscription of routes.whole) subscription.receiver.deliver(change, json);
+    for (const route of routes.whole) route.receiver.deliver(change, json);
   }
 }

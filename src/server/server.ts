@@ -3,12 +3,12 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Subscription as RxSubscription } from 'rxjs';
 import { WebSocketServer } from 'ws';
-import type { Database } from '../database.js';
-import type { Change } from '../engine/change.js';
+import type { Database } from '../db/database.js';
+import type { Change } from '../model/change.js';
 import { ErrorCode, fail } from '../errors.js';
 import { CloseCode } from '../sync/protocol.js';
 import { ChangeLog } from './change-log.js';
-import { Connection, type Host } from './connection.js';
+import { Session, type Host } from './session.js';
 import { settings, type ServeOptions, type Settings } from './options.js';
 import { Routes } from './routes.js';
 import { Slicer } from './slicer.js';
@@ -49,7 +49,7 @@ class Server implements SyncServer, Host {
   readonly routes = new Routes();
   readonly slicer = new Slicer();
   readonly log: ChangeLog;
-  private readonly clients = new Set<Connection>();
+  private readonly clients = new Set<Session>();
   private readonly sockets: WebSocketServer;
   private readonly feed: RxSubscription;
   private readonly heartbeat: ReturnType<typeof setInterval> | null;
@@ -81,8 +81,8 @@ class Server implements SyncServer, Host {
     return this.clients.size;
   }
 
-  closed(connection: Connection): void {
-    this.clients.delete(connection);
+  closed(session: Session): void {
+    this.clients.delete(session);
   }
 
   close(): Promise<void> {
@@ -139,7 +139,7 @@ class Server implements SyncServer, Host {
         webSocket.close(CloseCode.GOING_AWAY, 'server closing');
         return;
       }
-      this.clients.add(new Connection(webSocket, request, this));
+      this.clients.add(new Session(webSocket, request, this));
     });
   }
 }

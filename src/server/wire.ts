@@ -1,10 +1,12 @@
-import type { Change, ChangeOp } from '../engine/change.js';
-import { diff } from '../json/diff.js';
+import { ErrorCode, RxkvError } from '../errors.js';
 import type { Json, Operation } from '../json/types.js';
+import { netChange, type Change } from '../model/change.js';
 import type { ServerMessage } from '../sync/protocol.js';
 
+/** A change as sent (`WireChange` JSON). */
 export function changeJson(change: Change): string {
-  return wireChange(change, change.op, change.patch);
+  const { table, key, op, seq, ts, value, patch } = change;
+  return JSON.stringify({ table, key, op, seq, ts, patch: reachesPrototype(patch) ? [{ op: 'replace', path: '', value }] : patch });
 }
 
 /**
@@ -12,16 +14,16 @@ export function changeJson(change: Change): string {
  * record as it was before the first and after the last, and none of the versions between.
  */
 export class Squashed {
+  readonly table: string;
+  readonly key: string;
   private readonly previous: Json | undefined;
-  private value: Json | undefined;
-  private seq: number;
-  private ts: number;
+  value: Json | undefined;
+  seq: number;
+  ts: number;
 
-  constructor(
-    first: Change,
-    private readonly table: string = first.table,
-    private readonly key: string = first.key,
-  ) {
+  constructor(first: Change) {
+    this.table = first.table;
+    this.key = first.key;
     this.previous = first.previous;
     this.value = first.value;
     this.seq = first.seq;
@@ -39,12 +41,8 @@ export class Squashed {
    * changed and changed back, is not a change (a local table would not emit one either).
    */
   json(): string | undefined {
-    const { table, key, previous, value, seq, ts } = this;
-    if (previous === undefined && value === undefined) return undefined;
-    const patch = diff(previous, value);
-    if (patch.length === 0) return undefined;
-    const op = value === undefined ? 'delete' : previous === undefined ? 'new' : 'merge';
-    return wireChange({ table, key, seq, ts, value }, op, patch);
+    const net = netChange(this.previous, this);
+    return net === null ? undefined : changeJson(net);
   }
 }
 
@@ -64,11 +62,6 @@ export function message(value: ServerMessage): string {
   return JSON.stringify(value);
 }
 
-function wireChange(change: Pick<Change, 'table' | 'key' | 'seq' | 'ts' | 'value'>, op: ChangeOp, patch: readonly Operation[]): string {
-  const { table, key, seq, ts, value } = change;
-  return JSON.stringify({ table, key, op, seq, ts, patch: reachesPrototype(patch) ? [{ op: 'replace', path: '', value }] : patch });
-}
-
 /**
  * Whether a patch names a member JSON Patch libraries refuse to touch (`fast-json-patch` throws on
  * `__proto__` and `constructor/prototype`, guarding against prototype pollution). Such a record is
@@ -79,4 +72,10 @@ function reachesPrototype(patch: readonly Operation[]): boolean {
     if (path.includes('/__proto__') || path.includes('/constructor/prototype')) return true;
   }
   return false;
+}
+
+/** What an error reply says: an `RxkvError`'s code and message; anything else is the server's own failure. */
+export function describeError(error: unknown): { code: string; message: string } {
+  if (error instanceof RxkvError) return { code: error.code, message: error.message };
+  return { code: ErrorCode.INTERNAL, message: 'The server failed to handle this request.' };
 }

@@ -1,5 +1,6 @@
-import { Entry } from '../engine/entry.js';
+import { Entry } from '../model/record.js';
 import { ErrorCode, RxkvError } from '../errors.js';
+import { deepFreeze } from '../json/freeze.js';
 import type { Json } from '../json/types.js';
 
 /**
@@ -50,16 +51,4 @@ function timeText(time: number): string {
 export function decodeEntry(encoded: string): Entry {
   const [version, created, updated, value] = JSON.parse(encoded) as [number, number, number, Json];
   return new Entry(deepFreeze(value), created, updated, version);
-}
-
-function deepFreeze(value: Json): Json {
-  if (typeof value === 'object' && value !== null) {
-    Object.freeze(value);
-    if (Array.isArray(value)) {
-      for (let i = 0; i < value.length; i++) deepFreeze(value[i]!);
-    } else {
-      for (const member of Object.keys(value)) deepFreeze(value[member]!);
-    }
-  }
-  return value;
 }

@@ -5,9 +5,9 @@
  */
 import { createRequire } from 'node:module';
 import { mkdir } from 'node:fs/promises';
-import type { Entry } from '../engine/entry.js';
+import type { Entry } from '../model/record.js';
 import { ErrorCode, RxkvError } from '../errors.js';
-import { RECORD_PREFIX, RECORDS_END, SEQ_KEY, decodeEntry } from './codec.js';
+import { RECORD_PREFIX, RECORDS_END, SEQ_KEY, decodeEntry, recordKey } from './codec.js';
 import { FLUSHED_KEY, MARKER_PREFIX, MARKERS_END, markerKey } from './commit-log.js';
 import { readWatermark, Watermark } from './watermark.js';
 import type { Loaded, Storage, StorageBatch } from './storage.js';
@@ -37,8 +37,8 @@ const PROBE_KEY = 'mprobe';
 /** Written, synced, when a 'wal' database closes: any synced write syncs the whole WAL. */
 const CLOSED_KEY = 'mclosed';
 
-/** Commit markers are settled (flushed to table files, then dropped) every this many batches. */
-const SETTLE_EVERY = 8192;
+/** Every this many batches, a checkpoint: the memtable is flushed to table files and older commit markers dropped. */
+const CHECKPOINT_EVERY = 8192;
 
 const require = createRequire(import.meta.url);
 const rocksdb = require('rocksdb') as (location: string) => LevelDown;
@@ -48,8 +48,8 @@ export class RocksStorage implements Storage {
   private readonly writeOptions: { sync: boolean };
   /** The tail watermark ('sync' durability only: with 'wal' a lost tail is what was promised). */
   private readonly watermark: Watermark | null;
-  private commitsSinceSettle = 0;
-  private settling: Promise<void> = Promise.resolve();
+  private commitsSinceCheckpoint = 0;
+  private checkpointing: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly db: LevelDown,
@@ -79,9 +79,9 @@ export class RocksStorage implements Storage {
 
   published(seq: number): void {
     this.watermark?.note(seq);
-    if (++this.commitsSinceSettle >= SETTLE_EVERY) {
-      this.commitsSinceSettle = 0;
-      this.settling = this.settling.then(() => this.flushAndSettle(seq)).catch(() => undefined);
+    if (++this.commitsSinceCheckpoint >= CHECKPOINT_EVERY) {
+      this.commitsSinceCheckpoint = 0;
+      this.checkpointing = this.checkpointing.then(() => this.flushAndCheckpoint(seq)).catch(() => undefined);
     }
   }
 
@@ -89,7 +89,7 @@ export class RocksStorage implements Storage {
    * Everything up to `seq` is in table files: opening flushes what it recovers from the WAL (and
    * deletes that WAL), so this holds right after `load`. Records it and drops the older markers.
    */
-  async settle(seq: number): Promise<void> {
+  async checkpoint(seq: number): Promise<void> {
     await this.recordFlushed(seq);
     await this.watermark?.reset(seq);
   }
@@ -122,7 +122,7 @@ export class RocksStorage implements Storage {
    * While running: a compaction of the marker range flushes the memtable first. The watermark is
    * left alone: it is already past `seq`.
    */
-  private async flushAndSettle(seq: number): Promise<void> {
+  private async flushAndCheckpoint(seq: number): Promise<void> {
     await call((done) => binding.db_compact_range(this.db.context, MARKER_PREFIX, MARKERS_END, done));
     await this.recordFlushed(seq);
   }
@@ -140,13 +140,13 @@ export class RocksStorage implements Storage {
         table = { entries: new Map(), keys: [] };
         tables.set(name, table);
       }
-      const recordKey = key.slice(prefix.length);
+      const own = key.slice(prefix.length);
       const keys = table.keys;
       // RocksDB orders keys by UTF-8 bytes, tables by JavaScript string order; they differ only
       // around astral characters, rarely enough to check and sort afterwards.
-      if (keys.length > 0 && !(keys[keys.length - 1]! < recordKey)) unsorted = true;
-      keys.push(recordKey);
-      table.entries.set(recordKey, decodeEntry(value));
+      if (keys.length > 0 && !(keys[keys.length - 1]! < own)) unsorted = true;
+      keys.push(own);
+      table.entries.set(own, decodeEntry(value));
     });
     if (unsorted) for (const { keys } of tables.values()) keys.sort();
     const markers: [number, number][] = [];
@@ -159,7 +159,7 @@ export class RocksStorage implements Storage {
   }
 
   async close(): Promise<void> {
-    await this.settling;
+    await this.checkpointing;
     await this.watermark?.flush().catch(() => undefined); // see Watermark.note: not fatal
     if (!this.writeOptions.sync) {
       // 'wal' never syncs while running; a clean close does, so that what was written survives
@@ -214,17 +214,29 @@ export class RocksStorage implements Storage {
 }
 
 class RocksBatch implements StorageBatch {
+  /** The key prefix of the table written last: a batch mostly writes one table. */
+  private table = '';
+  private prefix = '';
+
   constructor(
     private readonly native: unknown,
     private readonly options: { sync: boolean },
   ) {}
 
-  put(key: string, value: string): void {
-    binding.batch_put(this.native, key, value);
+  put(table: string, key: string, encoded: string): void {
+    binding.batch_put(this.native, this.prefixOf(table) + key, encoded);
   }
 
-  del(key: string): void {
-    binding.batch_del(this.native, key);
+  del(table: string, key: string): void {
+    binding.batch_del(this.native, this.prefixOf(table) + key);
+  }
+
+  private prefixOf(table: string): string {
+    if (table !== this.table) {
+      this.table = table;
+      this.prefix = recordKey(table, '');
+    }
+    return this.prefix;
   }
 
   mark(first: number, last: number): void {

@@ -1,4 +1,4 @@
-import type { Entry } from '../engine/entry.js';
+import type { Entry } from '../model/record.js';
 import type { CommitRecord } from './commit-log.js';
 
 /** What opening finds on disk: every table's entries in key order, the last commit's seq, the commit record. */
@@ -13,8 +13,9 @@ export interface Loaded {
  * batch is as durable as the database's durability mode promises.
  */
 export interface StorageBatch {
-  put(key: string, value: string): void;
-  del(key: string): void;
+  /** Writes a record of a table, encoded by `encodeEntry`. */
+  put(table: string, key: string, encoded: string): void;
+  del(table: string, key: string): void;
   /** Records that this batch holds the commits of seqs first..last (the commit record). */
   mark(first: number, last: number): void;
   write(done: (error: Error | null) => void): void;
@@ -30,7 +31,7 @@ export interface Storage {
    * Everything up to `seq` is known good (after opening, or salvaging): the commit record starts
    * over from there.
    */
-  settle(seq: number): Promise<void>;
+  checkpoint(seq: number): Promise<void>;
   /**
    * After a failed commit: resolves once storage takes a synced write again, or rejects after
    * `ms`. Closing RocksDB while its automatic error recovery waits to retry never returns
@@ -52,7 +53,7 @@ export class MemoryStorage implements Storage {
 
   published(): void {}
 
-  async settle(): Promise<void> {}
+  async checkpoint(): Promise<void> {}
 
   async writable(): Promise<void> {}
 

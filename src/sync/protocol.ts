@@ -7,7 +7,8 @@
  * the last `seq` it saw. That is what makes resuming from one `seq` per connection exact.
  */
 import type { Json, MergePatch, Operation } from '../json/types.js';
-import type { ChangeOp } from '../engine/change.js';
+import type { ChangeOp } from '../model/change.js';
+import type { KeyFilter } from '../model/filter.js';
 
 /** 2: snapshots in pages (`last`), `ping`/`pong`, per-subscription key limit. */
 export const PROTOCOL_VERSION = 2;
@@ -37,18 +38,7 @@ export const CloseCode = {
 export const REFUSED_CODES: ReadonlySet<number> = new Set([CloseCode.BAD_HELLO, CloseCode.UNAUTHORIZED]);
 
 /** What a subscription covers: one key, some keys, a key prefix, or (none of them) the whole table. */
-export interface SubscriptionFilter {
-  readonly key?: string;
-  readonly keys?: readonly string[];
-  readonly prefix?: string;
-}
-
-/** Whether a subscription covers a key of its table (`keys`: the filter's keys as a set). */
-export function covers(filter: SubscriptionFilter, keys: ReadonlySet<string> | undefined, key: string): boolean {
-  if (filter.key !== undefined) return key === filter.key;
-  if (keys !== undefined) return keys.has(key);
-  return filter.prefix === undefined || key.startsWith(filter.prefix);
-}
+export type SubscriptionFilter = KeyFilter;
 
 export interface SubscriptionSpec extends SubscriptionFilter {
   /** The client's number for this subscription, unique on its connection. */

@@ -29,6 +29,6 @@ describe('pathChanged', () => {
   });
 
   it('should refuse something that is not a JSON Pointer', () => {
-    expect(() => pathChanged('profile')).toThrowError(TypeError);
+    expect(() => pathChanged('profile')).toThrow(jasmine.objectContaining({ name: 'RxkvError', code: 'INVALID_ARGUMENT' }));
   });
 });

@@ -1,19 +1,11 @@
-import type { Json, MergePatch } from './json/types.js';
-import { ErrorCode, fail } from './errors.js';
-import type { LayerWriter } from './engine/intent.js';
-import type { TableState } from './engine/table-state.js';
-import type { Recipe, WriteSpec } from './engine/writes.js';
-import {
-  DELETE_SPEC,
-  checkKey,
-  checkWriteOptions,
-  incrementSpec,
-  mergeSpec,
-  produceSpec,
-  putSpec,
-  type WriteOptions,
-} from './engine/arguments.js';
-import type { DatabaseCore } from './database-core.js';
+import type { Json, MergePatch } from '../json/types.js';
+import { ErrorCode, fail } from '../errors.js';
+import type { TableWriter } from '../engine/intent.js';
+import type { Engine } from '../engine/lifecycle.js';
+import type { TableSource } from '../engine/table-state.js';
+import { DELETE_SPEC, type Recipe, type WriteSpec } from '../engine/writes.js';
+import { checkKey } from '../model/keys.js';
+import { checkWriteOptions, incrementSpec, mergeSpec, produceSpec, putSpec, type WriteOptions } from './arguments.js';
 
 /**
  * The handle a `db.transaction(fn)` callback receives. It runs when the transaction's turn in
@@ -24,13 +16,13 @@ import type { DatabaseCore } from './database-core.js';
 export class Transaction {
   /** @internal */
   constructor(
-    private readonly core: DatabaseCore,
-    private readonly writer: LayerWriter,
+    private readonly engine: Engine,
+    private readonly writer: TableWriter,
   ) {}
 
   table<T = Json>(name: string): TransactionTable<T> {
     this.check();
-    return new TransactionTable<T>(this.core.state(name), this.writer, this.core.maxValueBytes, () => this.check());
+    return new TransactionTable<T>(this.engine.table(name), this.writer, this.engine.maxValueBytes, () => this.check());
   }
 
   /** @internal The seq this transaction commits with (for `rxkv/server`'s replies). */
@@ -47,8 +39,8 @@ export class Transaction {
 export class TransactionTable<T = Json> {
   /** @internal */
   constructor(
-    private readonly state: TableState,
-    private readonly writer: LayerWriter,
+    private readonly state: TableSource,
+    private readonly writer: TableWriter,
     private readonly maxValueBytes: number,
     private readonly check: () => void,
   ) {}

@@ -1,9 +1,10 @@
 import { Observable } from 'rxjs';
-import type { Json } from './json/types.js';
-import { ErrorCode, fail } from './errors.js';
-import type { IndexValue, SecondaryIndex } from './engine/secondary-index.js';
-import { compareIndexValues } from './engine/secondary-index.js';
-import type { TableState } from './engine/table-state.js';
+import type { Json } from '../json/types.js';
+import { ErrorCode, fail } from '../errors.js';
+import type { IndexValue, SecondaryIndex } from '../engine/secondary-index.js';
+import { compareIndexValues } from '../engine/secondary-index.js';
+import type { TableSource } from '../engine/table-state.js';
+import { keysOf } from '../model/ordered-records.js';
 import { checkIndexValue } from './table-index.js';
 
 /** One row of a query's result: a record's key and value. */
@@ -53,12 +54,12 @@ export class Query<T = Json> {
   private readonly index: SecondaryIndex | undefined;
 
   constructor(
-    private readonly state: TableState,
+    private readonly state: TableSource,
     private readonly spec: QuerySpec<T>,
   ) {
     checkSpec(spec);
     if (spec.index !== undefined) {
-      this.index = state.indexes.get(spec.index);
+      this.index = state.index(spec.index);
       if (this.index === undefined) fail(ErrorCode.INVALID_ARGUMENT, `Table ${state.name} has no index ${spec.index}: declare it in db.table(name, { indexes }).`);
     }
   }
@@ -92,7 +93,7 @@ export class Query<T = Json> {
         if (!sameRows(next, shown)) subscriber.next((shown = next));
       };
       // Changes already in `rows` (subscribing in the middle of a commit's delivery) are skipped.
-      return state.dispatcher.observe({}, state.initial, state.head.seq).subscribe({
+      return state.changes({}, state.head.seq).subscribe({
         next: (change) => {
           try {
             const { key } = change;
@@ -126,7 +127,7 @@ export class Query<T = Json> {
   private rows(): Row<T>[] {
     const rows: Row<T>[] = [];
     for (const key of this.candidates()) {
-      const value = this.state.entries.get(key)!.value as T;
+      const value = this.state.entry(key)!.value as T;
       if (this.matches(key, value)) rows.push(Object.freeze([key, value] as const));
     }
     return rows.sort(this.compare);
@@ -209,10 +210,6 @@ export class Query<T = Json> {
   private visible(rows: readonly Row<T>[]): readonly Row<T>[] {
     return Object.freeze(this.spec.limit === undefined ? rows.slice() : rows.slice(0, this.spec.limit));
   }
-}
-
-function* keysOf(pairs: Iterable<[string, unknown]>): Generator<string> {
-  for (const [key] of pairs) yield key;
 }
 
 function sameRows<T>(a: readonly Row<T>[], b: readonly Row<T>[]): boolean {

@@ -1,9 +1,9 @@
-import type { Json } from './json/types.js';
-import { ErrorCode, fail } from './errors.js';
-import { describe } from './engine/arguments.js';
-import { isIndexValue, type IndexValue, type SecondaryIndex } from './engine/secondary-index.js';
-import type { TableState } from './engine/table-state.js';
-import type { Snapshot } from './engine/snapshot.js';
+import type { Json } from '../json/types.js';
+import { ErrorCode, fail } from '../errors.js';
+import { isIndexValue, type IndexValue, type SecondaryIndex } from '../engine/secondary-index.js';
+import type { TableSource } from '../engine/table-state.js';
+import type { Snapshot } from '../engine/snapshot.js';
+import { describeValue } from '../model/keys.js';
 
 /** Bounds over index values; `prefix` selects string values. */
 export interface IndexRangeOptions {
@@ -29,7 +29,7 @@ export interface IndexRangeOptions {
 export class TableIndex<T = Json> {
   /** @internal */
   constructor(
-    private readonly state: TableState,
+    private readonly state: TableSource,
     private readonly index: SecondaryIndex,
   ) {}
 
@@ -40,7 +40,7 @@ export class TableIndex<T = Json> {
   /** The records indexed under `value`, as `[key, record]` pairs in key order. */
   get(value: IndexValue): [string, T][] {
     checkIndexValue(value, 'get');
-    return this.index.lookup(value).map((key) => [key, this.state.entries.get(key)!.value as T]);
+    return this.index.lookup(value).map((key) => [key, this.state.entry(key)!.value as T]);
   }
 
   /** The distinct index values, in order. */
@@ -79,5 +79,5 @@ function* pairsOf<T>(keys: readonly string[], snapshot: Snapshot<T>): Generator<
 }
 
 export function checkIndexValue(value: unknown, where: string): asserts value is IndexValue {
-  if (!isIndexValue(value)) fail(ErrorCode.INVALID_ARGUMENT, `${where}: index values are strings, numbers or booleans, not ${describe(value)}.`);
+  if (!isIndexValue(value)) fail(ErrorCode.INVALID_ARGUMENT, `${where}: index values are strings, numbers or booleans, not ${describeValue(value)}.`);
 }

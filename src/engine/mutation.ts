@@ -1,27 +1,8 @@
-import type { Json, Operation } from '../json/types.js';
+import type { Operation } from '../json/types.js';
 import { diff } from '../json/diff.js';
-import type { Entry } from './entry.js';
+import { changeOp, type Change } from '../model/change.js';
+import type { Entry } from '../model/record.js';
 import type { TableState } from './table-state.js';
-
-/** `'new'`: the record was created; `'merge'`: an existing record changed; `'delete'`: it was removed. */
-export type ChangeOp = 'new' | 'merge' | 'delete';
-
-/** One committed change of one record. */
-export interface Change<T = Json> {
-  readonly table: string;
-  readonly key: string;
-  readonly op: ChangeOp;
-  /** The record after the change (`undefined` once deleted). */
-  readonly value: T | undefined;
-  /** The record before it (`undefined` when new). */
-  readonly previous: T | undefined;
-  /** RFC 6902 operations taking `previous` to `value`, paths relative to the record. */
-  readonly patch: readonly Operation[];
-  /** The commit's database-wide sequence number (also the record's new version). */
-  readonly seq: number;
-  /** The commit time, ms since the epoch. */
-  readonly ts: number;
-}
 
 /** One record written by one commit, as the pipeline tracks it. */
 export class Mutation {
@@ -47,14 +28,13 @@ export class Mutation {
  * it still survives spreading, `JSON.stringify` and deep equality.
  */
 export function toChange(mutation: Mutation, ts: number): Change {
-  const { before, after } = mutation;
-  const previous = before?.value;
-  const value = after?.value;
+  const previous = mutation.before?.value;
+  const value = mutation.after?.value;
   let patch: Operation[] | undefined;
   return {
     table: mutation.state.name,
     key: mutation.key,
-    op: before === undefined ? 'new' : after === undefined ? 'delete' : 'merge',
+    op: changeOp(previous, value),
     value,
     previous,
     get patch() {

@@ -1,44 +1,32 @@
 import { Observable } from 'rxjs';
-import type { Json, MergePatch } from './json/types.js';
-import type { Change } from './engine/change.js';
-import type { RecordMeta } from './engine/entry.js';
-import { MultiWriteIntent, WriteIntent, captureSettlers, settlers } from './engine/intent.js';
-import type { Snapshot, RangeOptions } from './engine/snapshot.js';
-import type { StateSubject, TableState } from './engine/table-state.js';
-import type { Recipe, WriteSpec } from './engine/writes.js';
-import {
-  DELETE_SPEC,
-  checkChangeFilter,
-  checkKey,
-  checkWriteOptions,
-  describe,
-  incrementSpec,
-  mergeSpec,
-  produceSpec,
-  putSpec,
-  type WriteOptions,
-} from './engine/arguments.js';
-import type { DatabaseCore } from './database-core.js';
-import { ErrorCode, fail } from './errors.js';
+import { ErrorCode, fail } from '../errors.js';
+import type { Json, MergePatch } from '../json/types.js';
+import type { Engine } from '../engine/lifecycle.js';
+import type { Snapshot } from '../engine/snapshot.js';
+import type { StateSubject, TableSource } from '../engine/table-state.js';
+import { DELETE_SPEC, type Recipe, type WriteSpec } from '../engine/writes.js';
+import type { Change } from '../model/change.js';
+import { checkChangeFilter, type ChangeFilter } from '../model/filter.js';
+import { checkKey, describeValue } from '../model/keys.js';
+import { OrderedRecords } from '../model/ordered-records.js';
+import type { RangeOptions } from '../model/range.js';
+import type { RecordMeta } from '../model/record.js';
+import { checkWriteOptions, incrementSpec, mergeSpec, produceSpec, putSpec, type WriteOptions } from './arguments.js';
 import { Query, type QueryResult, type QuerySpec } from './query.js';
 import { TableIndex } from './table-index.js';
-import type { ChangeFilter } from './engine/dispatch.js';
 
 /**
  * A table of JSON records, read from memory and written through the database's pipeline.
  * Reads see committed state only. Every write returns a promise that resolves, once the write
  * is durable, with the resulting record; invalid arguments throw an `RxkvError` at once.
  */
-export class Table<T = Json> {
-  /** The committed records, held here too so that `get` is one hop from a `Map.get`. */
-  private readonly records: TableState['entries'];
-
+export class Table<T = Json> extends OrderedRecords<T> {
   /** @internal */
   constructor(
-    private readonly core: DatabaseCore,
-    private readonly state: TableState,
+    private readonly engine: Engine,
+    private readonly state: TableSource,
   ) {
-    this.records = state.entries;
+    super();
   }
 
   get name(): string {
@@ -48,36 +36,20 @@ export class Table<T = Json> {
   // ---- reads: the committed state ----
 
   get(key: string): T | undefined {
-    return this.records.get(key)?.value as T | undefined;
+    return this.state.entry(key)?.value as T | undefined;
   }
 
   has(key: string): boolean {
-    return this.records.has(key);
+    return this.state.entry(key) !== undefined;
   }
 
   get size(): number {
-    return this.records.size;
+    return this.state.size;
   }
 
   /** Created and updated times and version (the `seq` of its last write) of a record. */
   meta(key: string): RecordMeta | undefined {
     return this.state.head.meta(key);
-  }
-
-  keys(): IterableIterator<string> {
-    return this.snapshot().keys();
-  }
-
-  values(): IterableIterator<T> {
-    return this.snapshot().values();
-  }
-
-  entries(): IterableIterator<[string, T]> {
-    return this.snapshot().entries();
-  }
-
-  [Symbol.iterator](): IterableIterator<[string, T]> {
-    return this.snapshot().entries();
   }
 
   /** `[key, value]` pairs in key order within bounds: `{ prefix, gt, gte, lt, lte, limit, reverse }`. */
@@ -107,7 +79,7 @@ export class Table<T = Json> {
    * accounts.changes({ prefix: 'eu/', ops: ['new'] }).subscribe((change) => greet(change.value));
    */
   changes(filter: ChangeFilter<T> = {}): Observable<Change<T>> {
-    return this.state.dispatcher.observe(checkChangeFilter(filter) as ChangeFilter, this.state.initial) as Observable<Change<T>>;
+    return this.state.changes(checkChangeFilter(filter) as ChangeFilter) as Observable<Change<T>>;
   }
 
   /**
@@ -120,17 +92,17 @@ export class Table<T = Json> {
     checkKey(key);
     const state = this.state;
     return new Observable<T | undefined>((subscriber) => {
-      subscriber.next(state.entries.get(key)?.value as T | undefined);
-      return state.dispatcher
-        .observe({ key }, state.initial, state.head.seq)
+      subscriber.next(state.entry(key)?.value as T | undefined);
+      return state
+        .changes({ key }, state.head.seq)
         .subscribe({ next: (change) => subscriber.next(change.value as T | undefined), complete: () => subscriber.complete() });
     });
   }
 
   /** A secondary index declared with `db.table(name, { indexes })`. */
   index(name: string): TableIndex<T> {
-    const index = this.state.indexes.get(name);
-    if (index === undefined) fail(ErrorCode.INVALID_ARGUMENT, `Table ${this.name} has no index ${describe(name)}: declare it in db.table(name, { indexes }).`);
+    const index = this.state.index(name);
+    if (index === undefined) fail(ErrorCode.INVALID_ARGUMENT, `Table ${this.name} has no index ${describeValue(name)}: declare it in db.table(name, { indexes }).`);
     return new TableIndex<T>(this.state, index);
   }
 
@@ -151,19 +123,19 @@ export class Table<T = Json> {
   /** RFC 7396 deep merge; creates the record if absent. */
   merge(key: string, patch: MergePatch<T>, options?: WriteOptions): Promise<T> {
     const ifVersion = this.begin(key, options);
-    return this.submit(key, mergeSpec(patch, this.core.maxValueBytes, false), ifVersion) as Promise<T>;
+    return this.submit(key, mergeSpec(patch, this.engine.maxValueBytes, false), ifVersion) as Promise<T>;
   }
 
   /** Like `merge`, but only if the record exists; otherwise resolves `undefined` and writes nothing. */
   update(key: string, patch: MergePatch<T>, options?: WriteOptions): Promise<T | undefined> {
     const ifVersion = this.begin(key, options);
-    return this.submit(key, mergeSpec(patch, this.core.maxValueBytes, true), ifVersion);
+    return this.submit(key, mergeSpec(patch, this.engine.maxValueBytes, true), ifVersion);
   }
 
   /** Replaces the whole value. */
   put(key: string, value: T, options?: WriteOptions): Promise<T> {
     const ifVersion = this.begin(key, options);
-    return this.submit(key, putSpec(value, this.core.maxValueBytes), ifVersion) as Promise<T>;
+    return this.submit(key, putSpec(value, this.engine.maxValueBytes), ifVersion) as Promise<T>;
   }
 
   /** Removes the record; resolves `undefined`. */
@@ -189,23 +161,19 @@ export class Table<T = Json> {
 
   /** Deletes every record in one commit; resolves with how many there were. */
   clear(): Promise<number> {
-    this.core.checkOpen();
+    this.engine.checkOpen();
     const state = this.state;
-    return new Promise((resolve, reject) => {
-      this.core.pipeline.submit(new MultiWriteIntent(resolve as (result: never) => void, reject, (writer) => writer.clear(state)));
-    });
+    return this.engine.transact((writer) => writer.clear(state));
   }
 
   /** The checks every write makes first, in this order: open, key, options. Returns `ifVersion`. */
   private begin(key: string, options: WriteOptions | undefined): number | undefined {
-    this.core.checkOpen();
+    this.engine.checkOpen();
     checkKey(key);
     return checkWriteOptions(options);
   }
 
   private submit(key: string, spec: WriteSpec, ifVersion: number | undefined): Promise<T | undefined> {
-    const promise = new Promise<T | undefined>(captureSettlers as never);
-    this.core.pipeline.submit(new WriteIntent(settlers.resolve, settlers.reject, this.state, key, spec, ifVersion));
-    return promise;
+    return this.engine.write(this.state, key, spec, ifVersion) as Promise<T | undefined>;
   }
 }

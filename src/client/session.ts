@@ -1,0 +1,343 @@
+import { ErrorCode, RxkvError } from '../errors.js';
+import type { Json } from '../json/types.js';
+import type { ServerMessage, SubscriptionFilter, WireChange, WriteOp } from '../sync/protocol.js';
+import { utf8Length } from '../sync/size.js';
+import { Feed, ServerSub, TableReplica, type SubscriptionObserver } from './replica.js';
+import { Transport, type Status, type TransportOptions, type WebSocketConstructor } from './transport.js';
+
+type Request =
+  | { readonly kind: 'write'; readonly ops: readonly WriteOp[]; readonly resolve: (seq: number) => void; readonly reject: (error: unknown) => void }
+  | { readonly kind: 'subscribe'; readonly subs: readonly ServerSub[] }
+  | { readonly kind: 'unsubscribe' };
+
+type Write = Extract<Request, { kind: 'write' }>;
+
+/** Close code the client uses when its replica cannot apply a patch: it reconnects for fresh snapshots. */
+const DIVERGED = 4000;
+
+/** The bytes of a `subscribe` message around its `subs`, at most (ids and seqs of any size). */
+const SUBSCRIBE_ENVELOPE = utf8Length(JSON.stringify({ type: 'subscribe', id: Number.MAX_SAFE_INTEGER, subs: [], since: Number.MAX_SAFE_INTEGER }));
+
+/**
+ * The replica's side of the protocol, over whatever connection the transport holds: the tables'
+ * replicas and their subscriptions on the server, resumed on every new connection from where each
+ * got to, and the writes waiting for their `committed`.
+ */
+export class ReplicaSession {
+  readonly transport: Transport;
+  private readonly tables = new Map<string, TableReplica>();
+  private readonly subsByNumber = new Map<number, ServerSub>();
+  /** What the current connection has delivered (shared by every table's replica). */
+  private readonly feed = new Feed();
+  /** Requests sent on the current connection and not answered yet. */
+  private readonly pending = new Map<number, Request>();
+  /** Writes made while not connected, sent once welcomed. */
+  private queuedWrites: Write[] = [];
+  private nextRequest = 1;
+  private nextSub = 1;
+  /** The newest seq seen, snapshots included. */
+  private seenSeq = 0;
+  /** The replica could not apply a patch: the next connection takes fresh snapshots instead of resuming. */
+  private diverged = false;
+  /** The largest message the server takes (told in its welcome). */
+  private maxMessageBytes = Number.POSITIVE_INFINITY;
+  private ended: Promise<void> | null = null;
+
+  constructor(url: string, options: TransportOptions, WebSocket: WebSocketConstructor) {
+    this.transport = new Transport(url, options, WebSocket, {
+      message: (message) => this.receive(message),
+      lost: () => this.lost(),
+      refused: (reason) => void this.stop({ state: 'refused', reason }, ErrorCode.UNAUTHORIZED),
+    });
+    this.transport.connect();
+  }
+
+  /** The seq of the newest state the replica shows. */
+  get seq(): number {
+    return this.seenSeq;
+  }
+
+  /** The replica of a table (a checked name), made on first use. */
+  replica(name: string): TableReplica {
+    let replica = this.tables.get(name);
+    if (replica === undefined) this.tables.set(name, (replica = new TableReplica(name, this.feed)));
+    return replica;
+  }
+
+  /** Ends the session: streams complete, writes not yet acknowledged reject (`CLIENT_CLOSED`). */
+  close(): Promise<void> {
+    return this.stop({ state: 'closed' }, undefined);
+  }
+
+  /** Attaches an observer to the server subscription of `filter` (shared by every observer of the same one); returns the detach. */
+  attach(replica: TableReplica, filter: SubscriptionFilter, observer: SubscriptionObserver): () => void {
+    const { state, reason } = this.transport.status;
+    if (state === 'closed' || state === 'refused') {
+      observer.end(state === 'closed' ? undefined : new RxkvError(ErrorCode.UNAUTHORIZED, `The server refused this client: ${reason}.`));
+      return () => undefined;
+    }
+    if (filter.keys !== undefined && filter.keys.length === 0) {
+      observer.live(); // covers no record: nothing to ask the server
+      return () => undefined;
+    }
+    const id = canonical(filter);
+    let sub = replica.subs.get(id);
+    const created = sub === undefined;
+    if (sub === undefined) {
+      sub = new ServerSub(this.nextSub++, replica, filter);
+      replica.subs.set(id, sub);
+      this.subsByNumber.set(sub.number, sub);
+    }
+    const attached = sub;
+    attached.observers.add(observer);
+    if (attached.live) observer.live();
+    else if (created && this.transport.ready) this.subscribe([attached], false);
+    return () => {
+      if (!attached.observers.delete(observer) || attached.observers.size > 0) return;
+      this.forget(attached);
+      if (this.transport.ready) this.request({ kind: 'unsubscribe' }, (id) => ({ type: 'unsubscribe', id, subs: [attached.number] }));
+    };
+  }
+
+  /** Sends a write (now, or once connected); resolves to its seq once durable on the server. */
+  write(ops: readonly WriteOp[]): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const { state, reason } = this.transport.status;
+      if (state === 'closed') reject(new RxkvError(ErrorCode.CLIENT_CLOSED, 'This client was closed: nothing more can be written.'));
+      else if (state === 'refused') reject(new RxkvError(ErrorCode.UNAUTHORIZED, `The server refused this client: ${reason}.`));
+      else {
+        const write: Write = { kind: 'write', ops, resolve, reject };
+        if (this.transport.ready) this.sendWrite(write);
+        else this.queuedWrites.push(write);
+      }
+    });
+  }
+
+  private receive(message: ServerMessage): void {
+    switch (message.type) {
+      case 'welcome':
+        this.maxMessageBytes = message.maxMessageBytes;
+        return this.welcome();
+      case 'snapshot':
+        return this.snapshotPage(message.sub, message.records, message.seq, message.last);
+      case 'changes':
+        return this.applyChanges(message.changes);
+      case 'subscribed': {
+        const request = this.pending.get(message.id);
+        this.answered(message.id);
+        if (request?.kind === 'subscribe') {
+          for (const sub of request.subs) if (this.subsByNumber.get(sub.number) === sub) sub.sync(message.seq);
+        }
+        this.reached(message.seq);
+        return this.resumedAll();
+      }
+      case 'unsubscribed':
+        return this.answered(message.id);
+      case 'committed': {
+        const write = this.pending.get(message.id);
+        this.answered(message.id);
+        if (write?.kind === 'write') write.resolve(message.seq);
+        return;
+      }
+      case 'pong':
+        return;
+      case 'error':
+        return this.failed(message.id, message.sub, new RxkvError(message.code as ErrorCode, message.message));
+    }
+  }
+
+  private welcome(): void {
+    const subs = [...this.subsByNumber.values()];
+    const live = subs.filter((sub) => sub.live);
+    const fresh = subs.filter((sub) => !sub.live);
+    if (live.length > 0) this.subscribe(live, !this.diverged);
+    if (fresh.length > 0) this.subscribe(fresh, false);
+    this.diverged = false;
+    const queued = this.queuedWrites;
+    this.queuedWrites = [];
+    for (const write of queued) this.sendWrite(write);
+    if (this.pending.size === 0) this.transport.answered();
+  }
+
+  /** A page of a subscription's snapshot: kept until the last one, then applied as a whole. */
+  private snapshotPage(number: number, records: readonly (readonly [string, Json])[], seq: number, last: boolean): void {
+    const sub = this.subsByNumber.get(number);
+    if (sub === undefined) return; // dropped since it was asked for
+    if (!last) {
+      const pages = (sub.pages ??= []);
+      for (const record of records) pages.push(record);
+      return;
+    }
+    const all = sub.pages === null ? records : sub.pages.concat(records);
+    sub.pages = null;
+    sub.table.applySnapshot(sub, all, seq);
+    sub.sync(seq);
+    this.reached(seq);
+    sub.table.notifyApplied();
+    this.resumedAll();
+  }
+
+  private applyChanges(changes: readonly WireChange[]): void {
+    const touched = new Set<TableReplica>();
+    let newest = 0;
+    for (const change of changes) {
+      const replica = this.tables.get(change.table);
+      if (replica === undefined) continue;
+      if (!replica.apply(change)) {
+        // Cannot happen between this client and an rxkv server; if it does, start over from snapshots.
+        this.diverged = true;
+        this.transport.restart(DIVERGED, 'replica diverged');
+        break;
+      }
+      touched.add(replica);
+      if (change.seq > newest) newest = change.seq;
+    }
+    // A run of changes is never cut inside a seq: after the message, every change up to its newest came.
+    this.reached(newest);
+    for (const replica of touched) replica.notifyApplied();
+  }
+
+  /** The connection delivered everything up to `seq` to its synced subscriptions. */
+  private reached(seq: number): void {
+    if (seq > this.feed.seq) this.feed.seq = seq;
+    if (seq > this.seenSeq) this.seenSeq = seq;
+  }
+
+  /** Ends the resume once every live subscription is synced again. */
+  private resumedAll(): void {
+    if (!this.feed.resuming) return;
+    for (const sub of this.subsByNumber.values()) if (sub.live && !sub.synced) return;
+    this.feed.resuming = false;
+    for (const replica of this.tables.values()) replica.resumeEnded();
+  }
+
+  /** A reply to a request: the connection works. */
+  private answered(id: number): void {
+    this.pending.delete(id);
+    this.transport.answered();
+  }
+
+  private failed(id: number | null, subNumber: number | undefined, error: RxkvError): void {
+    const request = id === null ? undefined : this.pending.get(id);
+    if (subNumber !== undefined) {
+      const sub = this.subsByNumber.get(subNumber);
+      if (sub !== undefined) this.fail(sub, error);
+      return;
+    }
+    if (id !== null) this.answered(id);
+    if (request?.kind === 'write') request.reject(error);
+    else if (request?.kind === 'subscribe') for (const sub of request.subs) this.fail(sub, error);
+  }
+
+  private fail(sub: ServerSub, error: RxkvError): void {
+    this.forget(sub);
+    for (const observer of [...sub.observers]) observer.end(error);
+    sub.observers.clear();
+  }
+
+  private forget(sub: ServerSub): void {
+    this.subsByNumber.delete(sub.number);
+    sub.table.subs.delete(canonical(sub.filter));
+    sub.table.prune();
+    this.resumedAll();
+  }
+
+  /**
+   * Asks the server for subscriptions: resumed from where each got to (`resume`), or from fresh
+   * snapshots. Split over as many messages as the server's `maxMessageBytes` needs.
+   */
+  private subscribe(subs: readonly ServerSub[], resume: boolean): void {
+    const ordered = resume ? [...subs].sort((a, b) => a.seq - b.seq) : subs;
+    let batch: ServerSub[] = [];
+    let specs: string[] = [];
+    let bytes = SUBSCRIBE_ENVELOPE;
+    const send = (): void => {
+      if (batch.length === 0) return;
+      const since = resume ? batch[0]!.seq : undefined; // the oldest position of the batch: what others hold already is skipped
+      const list = specs.join(',');
+      this.request({ kind: 'subscribe', subs: batch }, (id) => `{"type":"subscribe","id":${id},"subs":[${list}]${since === undefined ? '' : `,"since":${since}`}}`);
+      batch = [];
+      specs = [];
+      bytes = SUBSCRIBE_ENVELOPE;
+    };
+    for (const sub of ordered) {
+      const spec = JSON.stringify({ sub: sub.number, table: sub.table.name, ...sub.filter });
+      const size = utf8Length(spec) + 1;
+      if (SUBSCRIBE_ENVELOPE + size > this.maxMessageBytes) {
+        this.fail(sub, new RxkvError(ErrorCode.LIMIT_EXCEEDED, `This subscription is larger than the server takes in one message (${this.maxMessageBytes} bytes): use fewer or shorter keys.`));
+        continue;
+      }
+      if (bytes + size > this.maxMessageBytes) send();
+      batch.push(sub);
+      specs.push(spec);
+      bytes += size;
+    }
+    send();
+  }
+
+  private sendWrite(write: Write): void {
+    const id = this.nextRequest;
+    const text = JSON.stringify({ type: 'write', id, ops: write.ops });
+    // The server would close the connection on a message over its limit: refuse it here instead.
+    if (text.length * 3 > this.maxMessageBytes && utf8Length(text) > this.maxMessageBytes) {
+      write.reject(new RxkvError(ErrorCode.VALUE_TOO_LARGE, `This write is larger than the server takes in one message (${this.maxMessageBytes} bytes): nothing was sent.`));
+      return;
+    }
+    this.request(write, () => text);
+  }
+
+  private request(request: Request, build: (id: number) => object | string): void {
+    const id = this.nextRequest++;
+    this.pending.set(id, request);
+    const message = build(id);
+    this.transport.send(typeof message === 'string' ? message : JSON.stringify(message));
+  }
+
+  /** The connection is gone: writes in flight reject, subscriptions keep their positions to resume from. */
+  private lost(): void {
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const request of pending) {
+      if (request.kind === 'write') {
+        request.reject(new RxkvError(ErrorCode.CONNECTION_LOST, 'The connection dropped before the server acknowledged this write: it may or may not have been committed.'));
+      }
+    }
+    for (const sub of this.subsByNumber.values()) {
+      sub.unsync();
+      if (sub.live) this.feed.resuming = true;
+    }
+    this.feed.seq = 0;
+  }
+
+  private stop(status: Status, code: ErrorCode | undefined): Promise<void> {
+    return (this.ended ??= this.end(status, code));
+  }
+
+  /** Ends the session for good: streams complete (or error with `code`), writes reject. */
+  private async end(status: Status, code: ErrorCode | undefined): Promise<void> {
+    const closed = this.transport.end(status);
+    const error =
+      code === undefined
+        ? new RxkvError(ErrorCode.CLIENT_CLOSED, 'This client was closed before the server acknowledged this write: it may or may not have been committed.')
+        : new RxkvError(code, `The server refused this client: ${status.reason}.`);
+    const writes = [...this.pending.values(), ...this.queuedWrites].filter((request): request is Write => request.kind === 'write');
+    this.pending.clear();
+    this.queuedWrites = [];
+    for (const write of writes) write.reject(error);
+    const subs = [...this.subsByNumber.values()];
+    this.subsByNumber.clear();
+    for (const sub of subs) {
+      sub.table.subs.clear();
+      for (const observer of [...sub.observers]) observer.end(code === undefined ? undefined : error);
+      sub.observers.clear();
+    }
+    await closed;
+  }
+}
+
+function canonical(filter: SubscriptionFilter): string {
+  if (filter.key !== undefined) return 'k' + filter.key;
+  if (filter.keys !== undefined) return 'K' + JSON.stringify(filter.keys);
+  if (filter.prefix !== undefined) return 'p' + filter.prefix;
+  return '*';
+}

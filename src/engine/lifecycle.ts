@@ -1,0 +1,208 @@
+/**
+ * A database's life in one place: open (storage, load, check the commit record, salvage), the
+ * table states and the pipeline it runs, recover after a failed commit, close.
+ */
+import type { Observable } from 'rxjs';
+import { ErrorCode, RxkvError, fail } from '../errors.js';
+import type { Change } from '../model/change.js';
+import type { ChangeFilter } from '../model/filter.js';
+import { checkTableName } from '../model/keys.js';
+import { missingCommits } from '../storage/commit-log.js';
+import { RocksStorage } from '../storage/rocksdb.js';
+import { MemoryStorage, type Loaded, type Storage } from '../storage/storage.js';
+import { initialChanges } from './initial.js';
+import { MultiWriteIntent, WriteIntent, captureResolvers, resolvers, type TableWriter } from './intent.js';
+import { Pipeline } from './pipeline.js';
+import { TableState, type TableSource } from './table-state.js';
+import type { WriteSpec } from './writes.js';
+
+/**
+ * `'sync'` (default): the WAL is synced to disk before a write is acknowledged; survives power loss.
+ * `'wal'`: written to the WAL without sync; survives a process crash, not a power loss.
+ * `'memory'`: nothing is persisted.
+ */
+export type Durability = 'sync' | 'wal' | 'memory';
+
+/** How long recover() and close() wait for storage to take writes again after a failure. */
+const WRITABLE_WAIT_MS = 5000;
+
+/**
+ * Opens storage and loads it. Refuses with DATABASE_CORRUPTED when commits are missing, unless
+ * salvaging: then keeps what is there, and the returned engine lists what was given up.
+ */
+export async function openEngine(path: string, durability: Durability, maxValueBytes: number, salvage: boolean): Promise<Engine> {
+  const { storage, loaded, missing } = await load(path, durability, salvage);
+  return new Engine(path, durability, maxValueBytes, storage, loaded, missing);
+}
+
+async function load(path: string, durability: Durability, salvage: boolean): Promise<{ storage: Storage; loaded: Loaded; missing: [number, number][] }> {
+  const storage = durability === 'memory' ? new MemoryStorage() : await RocksStorage.open(path, durability === 'sync');
+  try {
+    const loaded = await storage.load();
+    const missing = missingCommits(loaded.commits, loaded.seq);
+    if (missing.length > 0 && !salvage) {
+      const ranges = missing.map(([from, to]) => (from === to ? `${from}` : `${from}-${to}`)).join(', ');
+      throw new RxkvError(
+        ErrorCode.DATABASE_CORRUPTED,
+        `The database at ${path} is missing commits it once acknowledged (seq ${ranges}): its WAL was damaged. Restore a backup, or open it with { salvage: true } to keep what survived.`,
+      );
+    }
+    await storage.checkpoint(loaded.seq);
+    return { storage, loaded, missing };
+  } catch (error) {
+    await storage.close().catch(() => undefined);
+    throw error instanceof RxkvError ? error : new RxkvError(ErrorCode.OPEN_FAILED, `Could not load ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** An open database's internals: its table states, its pipeline and its storage. */
+export class Engine {
+  private readonly states = new Map<string, TableState>();
+  private readonly pipeline: Pipeline;
+  private closing: Promise<void> | null = null;
+  private storageClosed = false;
+  private recovering: Promise<void> | null = null;
+
+  constructor(
+    readonly path: string,
+    readonly durability: Durability,
+    readonly maxValueBytes: number,
+    private storage: Storage,
+    loaded: Loaded,
+    /** The seq ranges of commits found missing and given up when opened with `{ salvage: true }`. */
+    readonly salvaged: readonly [number, number][],
+  ) {
+    this.pipeline = new Pipeline(storage, loaded.seq, maxValueBytes);
+    for (const [name, { entries, keys }] of loaded.tables) {
+      this.register(TableState.loaded(name, loaded.seq, entries, keys));
+    }
+  }
+
+  get seq(): number {
+    return this.pipeline.seq;
+  }
+
+  get closed(): boolean {
+    return this.closing !== null;
+  }
+
+  get stopped(): boolean {
+    return this.pipeline.stopped;
+  }
+
+  get errors$(): Observable<RxkvError> {
+    return this.pipeline.errors$.asObservable();
+  }
+
+  private state(name: string): TableState {
+    let state = this.states.get(name);
+    if (state === undefined) {
+      checkTableName(name);
+      state = this.register(new TableState(name, this.pipeline.seq));
+    }
+    return state;
+  }
+
+  private register(state: TableState): TableState {
+    state.onIndexError = (error) => this.pipeline.report(error);
+    this.states.set(state.name, state);
+    return state;
+  }
+
+  checkOpen(): void {
+    if (this.closed) fail(ErrorCode.DATABASE_CLOSED, `The database at ${this.path} is closed: open it again to write.`);
+  }
+
+  /** Whether a table holds records or was used since opening. */
+  hasTable(name: string): boolean {
+    return this.states.has(name);
+  }
+
+  tableNames(): string[] {
+    return [...this.states.keys()];
+  }
+
+  /** A table's source for its handles, the table created (empty) on first use. */
+  table(name: string): TableSource {
+    return this.state(name);
+  }
+
+  /** Queues one write of one record; resolves with the record it leaves once durable. */
+  write(table: TableSource, key: string, spec: WriteSpec, ifVersion: number | undefined): Promise<unknown> {
+    const promise = new Promise(captureResolvers as never);
+    // Every source is a table state of this engine: `table()` hands out nothing else.
+    this.pipeline.submit(new WriteIntent(resolvers.resolve, resolvers.reject, table as TableState, key, spec, ifVersion));
+    return promise;
+  }
+
+  /** Queues writes committed atomically, made by `body` when their turn comes; resolves with what it returned. */
+  transact<R>(body: (writer: TableWriter) => R): Promise<R> {
+    return new Promise<R>((resolve, reject) => this.pipeline.submit(new MultiWriteIntent(resolve as (result: never) => void, reject, body)));
+  }
+
+  /** The changes of every table (see `Database.changes`), for a checked filter. */
+  changes(filter: ChangeFilter): Observable<Change> {
+    return this.pipeline.dispatcher.observe(filter, {
+      seq: () => this.pipeline.seq,
+      changes: (checked) => initialChanges([...this.states.values()].sort((a, b) => (a.name < b.name ? -1 : 1)), checked),
+    });
+  }
+
+  /**
+   * After a failed commit: closes storage, opens it again (and checks it), and resumes the
+   * pipeline on what is durable. One recovery at a time: a second call joins the first.
+   */
+  recover(): Promise<void> {
+    return (this.recovering ??= this.recoverOnce().finally(() => {
+      this.recovering = null;
+    }));
+  }
+
+  private async recoverOnce(): Promise<void> {
+    if (!this.pipeline.stopped) return;
+    await this.pipeline.drain();
+    await this.closeStorage();
+    const { storage, loaded } = await load(this.path, this.durability, false);
+    this.storage = storage;
+    this.storageClosed = false;
+    this.pipeline.resume(storage, loaded, { state: (name) => this.state(name), all: () => [...this.states.values()] });
+  }
+
+  /** Waits for every write already queued, closes storage, then completes every stream. */
+  close(): Promise<void> {
+    return (this.closing ??= (async () => {
+      await this.pipeline.drain();
+      // After a failed commit storage that does not take writes again is left open rather than
+      // hang (see Storage.writable): the directory stays locked until the process exits.
+      await this.closeStorage().catch((error) => {
+        if (!this.pipeline.stopped) throw error;
+      });
+      for (const state of this.states.values()) state.complete();
+      this.pipeline.dispatcher.complete();
+      this.pipeline.errors$.complete();
+    })());
+  }
+
+  /**
+   * Closes the storage once. After a failed commit it first waits for storage to take writes
+   * again (and throws if it does not): see Storage.writable.
+   */
+  private async closeStorage(): Promise<void> {
+    if (this.storageClosed) return;
+    if (this.pipeline.stopped) await this.untilWritable();
+    await this.storage.close();
+    this.storageClosed = true;
+  }
+
+  private async untilWritable(): Promise<void> {
+    try {
+      await this.storage.writable(WRITABLE_WAIT_MS);
+    } catch (cause) {
+      throw new RxkvError(
+        ErrorCode.COMMIT_FAILED,
+        `Storage still refuses writes (${(cause as Error).message}): free space or fix the disk, then call recover() again.`,
+        { cause },
+      );
+    }
+  }
+}

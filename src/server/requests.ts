@@ -1,0 +1,251 @@
+import type { Database } from '../db/database.js';
+import type { TransactionTable } from '../db/transaction.js';
+import { ErrorCode, RxkvError } from '../errors.js';
+import type { Json } from '../json/types.js';
+import { selectedKeys } from '../model/filter.js';
+import { checkTableName } from '../model/keys.js';
+import { MAX_KEYS_PER_SUBSCRIPTION, type ClientMessage, type SubscriptionSpec, type WriteOp } from '../sync/protocol.js';
+import type { ChangeLog } from './change-log.js';
+import type { Access, Settings } from './options.js';
+import type { Outbox } from './outbox.js';
+import { Route, type Receiver, type Routes } from './routes.js';
+import { SnapshotPages } from './snapshot-pages.js';
+import { describeError } from './wire.js';
+
+/** A request a session admitted: everything but `hello` and `ping`. */
+export type Request = Exclude<ClientMessage, { type: 'hello' | 'ping' }>;
+
+/** What the request handlers need of the server. */
+export interface Server {
+  readonly db: Database;
+  readonly settings: Settings;
+  readonly routes: Routes;
+  readonly log: ChangeLog;
+}
+
+/** What the request handlers need of the session they answer for. */
+export interface Session extends Receiver {
+  /** What `authenticate` returned for this client. */
+  readonly principal: unknown;
+  /** Whether the connection is still there: a request answered after it closed is dropped. */
+  readonly open: boolean;
+  readonly outbox: Outbox;
+  /** A request was answered (its reply, or its error, is queued). */
+  answered(): void;
+}
+
+/** Whether a subscription may go ahead, or why not when it is refused for something else than `authorize`. */
+type Verdict = boolean | { readonly code: string; readonly message: string };
+
+/**
+ * The handlers of one session's requests: subscribe (snapshots or a replay, then live changes),
+ * unsubscribe, and write, each asked of `authorize` first. Holds the session's live routes.
+ */
+export class Requests {
+  private readonly routes = new Map<number, Route>();
+
+  constructor(
+    private readonly server: Server,
+    private readonly session: Session,
+  ) {}
+
+  /** Starts a request; returns a promise when its admission waits for `authorize`. */
+  handle(request: Request): Promise<void> | undefined {
+    switch (request.type) {
+      case 'subscribe':
+        return this.subscribe(request.id, request.subs, request.since);
+      case 'unsubscribe':
+        this.unsubscribe(request.id, request.subs);
+        return undefined;
+      case 'write':
+        return this.write(request.id, request.ops);
+    }
+  }
+
+  /** The session ended: its subscriptions stop. */
+  close(): void {
+    for (const route of this.routes.values()) this.server.routes.remove(route);
+    this.routes.clear();
+  }
+
+  private subscribe(id: number, specs: readonly SubscriptionSpec[], since: number | undefined): Promise<void> | undefined {
+    const numbers = new Set(specs.map((spec) => spec.sub));
+    if (numbers.size !== specs.length || specs.some((spec) => this.routes.has(spec.sub))) {
+      this.fail(id, ErrorCode.BAD_MESSAGE, 'subscribe: each "sub" must be a number not in use on this connection.');
+      return undefined;
+    }
+    const room = this.server.settings.maxSubscriptions - this.routes.size;
+    const verdicts = specs.map((spec, i) => this.refusal(spec, i < room) ?? this.authorized(readAccess(spec)));
+    const finish = (allowed: readonly Verdict[]): void => this.subscribed(id, specs, allowed, since);
+    if (!verdicts.some((verdict) => verdict instanceof Promise)) {
+      finish(verdicts as Verdict[]);
+      return undefined;
+    }
+    return Promise.all(verdicts).then(finish);
+  }
+
+  /** Why a subscription is refused before `authorize` is asked, if it is: each is refused alone. */
+  private refusal(spec: SubscriptionSpec, hasRoom: boolean): Verdict | undefined {
+    if (!hasRoom) return { code: ErrorCode.LIMIT_EXCEEDED, message: `At most ${this.server.settings.maxSubscriptions} subscriptions per connection.` };
+    if (spec.keys !== undefined && spec.keys.length > MAX_KEYS_PER_SUBSCRIPTION) {
+      return { code: ErrorCode.LIMIT_EXCEEDED, message: `At most ${MAX_KEYS_PER_SUBSCRIPTION} keys per subscription (this one has ${spec.keys.length}): split them over several.` };
+    }
+    try {
+      checkTableName(spec.table);
+    } catch (error) {
+      return describeError(error);
+    }
+    return undefined;
+  }
+
+  /** Snapshots (or the replay since `since`) and going live, in one step: nothing falls between. */
+  private subscribed(id: number, specs: readonly SubscriptionSpec[], allowed: readonly Verdict[], since: number | undefined): void {
+    if (!this.session.open) return;
+    const { db, log, routes, settings } = this.server;
+    const { outbox } = this.session;
+    const replay = since === undefined ? undefined : log.after(since, db.seq);
+    const live: Route[] = [];
+    specs.forEach((spec, i) => {
+      const verdict = allowed[i]!;
+      if (typeof verdict === 'object') {
+        outbox.message({ type: 'error', id, sub: spec.sub, ...verdict });
+        return;
+      }
+      if (!verdict) {
+        outbox.message({ type: 'error', id, sub: spec.sub, code: ErrorCode.FORBIDDEN, message: `Not authorized to read ${describeSpec(spec)}.` });
+        return;
+      }
+      if (replay === undefined) outbox.snapshot(new SnapshotPages(spec.sub, db.seq, records(db, spec), settings.snapshotPageBytes));
+      live.push(new Route(this.session, spec));
+    });
+    if (replay !== undefined) {
+      for (const { table, key, seq, json } of replay) {
+        if (live.some((route) => route.covers(table, key))) outbox.replayed(seq, json);
+      }
+    }
+    for (const route of live) {
+      this.routes.set(route.spec.sub, route);
+      routes.add(route);
+    }
+    outbox.message({ type: 'subscribed', id, seq: db.seq });
+    this.session.answered();
+  }
+
+  private unsubscribe(id: number, numbers: readonly number[]): void {
+    for (const number of numbers) {
+      const route = this.routes.get(number);
+      if (route === undefined) continue;
+      this.routes.delete(number);
+      this.server.routes.remove(route);
+    }
+    this.session.outbox.message({ type: 'unsubscribed', id });
+    this.session.answered();
+  }
+
+  private write(id: number, ops: readonly WriteOp[]): Promise<void> | undefined {
+    const verdicts = ops.map((op) => this.authorized({ action: 'write', table: op.table, key: op.key }));
+    const finish = (allowed: readonly boolean[]): void => {
+      if (!this.session.open) return;
+      const refused = allowed.indexOf(false);
+      if (refused !== -1) {
+        const op = ops[refused]!;
+        this.fail(id, ErrorCode.FORBIDDEN, `Not authorized to write ${op.table}/${op.key}: nothing was written.`);
+        return;
+      }
+      let committed: Promise<number>;
+      try {
+        committed = this.server.db.transaction((tx) => {
+          for (const op of ops) applyOp(tx.table(op.table), op);
+          return tx.seq;
+        });
+      } catch (error) {
+        this.error(id, error); // the database is closed: refused at once
+        return;
+      }
+      committed.then(
+        (seq) => {
+          if (!this.session.open) return;
+          this.session.outbox.message({ type: 'committed', id, seq });
+          this.session.answered();
+        },
+        (error: unknown) => this.error(id, error),
+      );
+    };
+    if (verdicts.every((verdict) => typeof verdict === 'boolean')) {
+      finish(verdicts as boolean[]);
+      return undefined;
+    }
+    return Promise.all(verdicts).then(finish);
+  }
+
+  /** Asks `authorize`; a hook that throws or rejects refuses. */
+  private authorized(access: Access | readonly Access[]): boolean | Promise<boolean> {
+    const hook = this.server.settings.authorize;
+    if (hook === undefined) return true;
+    const asked = (Array.isArray(access) ? access : [access]) as readonly Access[];
+    const verdicts = asked.map((one) => {
+      try {
+        return hook(this.session.principal, one);
+      } catch {
+        return false;
+      }
+    });
+    if (verdicts.every((verdict) => typeof verdict === 'boolean')) return verdicts.every((verdict) => verdict === true);
+    return Promise.all(verdicts).then(
+      (all) => all.every((verdict) => verdict === true),
+      () => false,
+    );
+  }
+
+  /** Answers an admitted request with its error. */
+  private error(id: number, error: unknown): void {
+    if (!this.session.open) return;
+    this.session.outbox.message({ type: 'error', id, ...describeError(error) });
+    this.session.answered();
+  }
+
+  private fail(id: number, code: ErrorCode, text: string): void {
+    this.error(id, new RxkvError(code, text));
+  }
+}
+
+/** One op of a client's write, inside the transaction of the whole write. */
+function applyOp(table: TransactionTable, op: WriteOp): void {
+  switch (op.op) {
+    case 'merge':
+      table.merge(op.key, op.value);
+      return;
+    case 'put':
+      table.put(op.key, op.value as Json);
+      return;
+    case 'delete':
+      table.delete(op.key);
+      return;
+  }
+}
+
+function readAccess(spec: SubscriptionSpec): Access[] {
+  const { table, key, keys, prefix } = spec;
+  if (key !== undefined) return [{ action: 'read', table, key }];
+  if (keys !== undefined) return keys.map((one) => ({ action: 'read', table, key: one }));
+  if (prefix !== undefined) return [{ action: 'read', table, prefix }];
+  return [{ action: 'read', table }];
+}
+
+/** The records a subscription covers, as of now: read off the table's snapshot, as they are paged out. */
+function* records(db: Database, spec: SubscriptionSpec): Generator<readonly [string, Json]> {
+  const table = db.existingTable(spec.table);
+  if (table === undefined) return;
+  const snapshot = table.snapshot();
+  for (const key of selectedKeys(spec, snapshot)) {
+    const value = snapshot.get(key);
+    if (value !== undefined) yield [key, value];
+  }
+}
+
+function describeSpec(spec: SubscriptionSpec): string {
+  if (spec.key !== undefined) return `${spec.table}/${spec.key}`;
+  if (spec.keys !== undefined) return `keys of ${spec.table}`;
+  if (spec.prefix !== undefined) return `${spec.table}/${spec.prefix}*`;
+  return `table ${spec.table}`;
+}
