@@ -23,6 +23,12 @@ describe('rxkv/client bundled for the browser', () => {
     expect(files.filter((file) => /node_modules\/(ws|rocksdb|immer)\/|dist\/(storage|server|database)/.test(file) || file.startsWith('node:'))).toEqual([]);
   });
 
+  it('should hold no module of the engine or of storage: the client speaks the model layer only', async () => {
+    const files = await inputs('browser');
+    expect(files).toContain('dist/model/change.js');
+    expect(files.filter((file) => /^dist\/(engine|storage|db)\//.test(file))).toEqual([]);
+  });
+
   it('should take ws in Node, through the node export condition (the control for the check above)', async () => {
     const files = await inputs('node');
     expect(files).toContain('dist/client/node.js');

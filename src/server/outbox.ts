@@ -27,7 +27,7 @@ function isMessage(pending: Pending): pending is string | Buffer | SnapshotPages
   return typeof pending === 'string' || Buffer.isBuffer(pending) || pending instanceof SnapshotPages;
 }
 
-/** What the outbox tells its connection. */
+/** What the outbox tells its session. */
 export interface OutboxEvents {
   /** The client stopped keeping up: stop reading its requests. */
   behind(): void;
@@ -38,7 +38,7 @@ export interface OutboxEvents {
 }
 
 /**
- * What one connection sends, in the order it happened, and its flow control. Changes queued in a
+ * What one session sends, in the order it happened, and its flow control. Changes queued in a
  * tick go out together, as `changes` messages, once the tick is over. A snapshot goes out a page
  * at a time in slices of the event loop (see `Slicer`), and what comes after it waits behind its
  * last page. A client that stops reading

@@ -74,4 +74,10 @@ describe('squash', () => {
     jasmine.clock().tick(100);
     expect(out).toEqual([]);
   });
+
+  it('should refuse a window that is not a number of milliseconds with INVALID_ARGUMENT', () => {
+    for (const ms of [-1, Number.NaN, Number.POSITIVE_INFINITY, '50' as unknown as number]) {
+      expect(() => squash(ms)).toThrow(jasmine.objectContaining({ name: 'RxkvError', code: 'INVALID_ARGUMENT' }));
+    }
+  });
 });
