@@ -62,6 +62,9 @@ describe('WAL damage', () => {
 
   it('should refuse to open over a hole in the WAL with DATABASE_CORRUPTED, and salvage what survived on request', async () => {
     const dir = tempDir('rxkv-wal');
+    const created = await open(dir);
+    const history = created.history;
+    await created.close();
     const seq = await writeAndDie(dir, 200);
     const file = wal(dir);
     const fd = openSync(file, 'r+');
@@ -76,10 +79,13 @@ describe('WAL damage', () => {
     expect(to).toBeLessThan(seq);
     expect(salvaged.seq).toBe(seq); // the commits after the hole survived
     expect(salvaged.table('t').size).toBe(1000 - (to - from + 1));
+    // Commits were given up: the history its readers followed cannot go on.
+    expect(salvaged.history).not.toBe(history);
     await salvaged.close();
-    // Salvaged once, the database opens normally afterwards.
+    // Salvaged once, the database opens normally afterwards, in the salvaged history.
     const again = await open(dir);
     expect(again.salvaged).toEqual([]);
+    expect(again.history).toBe(salvaged.history);
     await again.close();
   });
 

@@ -57,5 +57,9 @@ describe('An I/O error on sync', () => {
     // A rejected write is indeterminate: it may or may not be there.
     expect([0, 100]).toContain(durable['k0'].n);
     expect([1, 101]).toContain(durable['k1'].n);
+    // The history goes on when the disk holds what memory showed, and starts again when it does
+    // not (the failed batch reached the disk: readers saw a state the database no longer has).
+    const reachedDisk = durable['k0'].n === 100 || durable['k1'].n === 101;
+    expect(report['history']).toEqual({ changedByRecovery: reachedDisk, keptByReopening: true });
   }, 60_000);
 });

@@ -164,7 +164,7 @@ describe('sync: a replica through drops, dead connections and limits', () => {
         connections++;
         socket.on('message', (data) => {
           const message = JSON.parse(data.toString());
-          if (message.type === 'hello') socket.send(JSON.stringify({ type: 'welcome', v: message.v, seq: 0, maxMessageBytes: 1 << 20 }));
+          if (message.type === 'hello') socket.send(JSON.stringify({ type: 'welcome', v: message.v, history: 'fake', seq: 0, maxMessageBytes: 1 << 20 }));
           else socket.close(1011, 'refusing');
         });
       });

@@ -69,7 +69,7 @@ describe('sync security: rxkv/server facing hostile and broken peers over loopba
   };
   const hello = async (token?: string, options: WebSocket.ClientOptions = {}): Promise<RawClient> => {
     const raw = await open(options);
-    raw.send(token === undefined ? { type: 'hello', v: 2 } : { type: 'hello', v: 2, token });
+    raw.send(token === undefined ? { type: 'hello', v: 3 } : { type: 'hello', v: 3, token });
     await raw.next((message) => message.type === 'welcome');
     return raw;
   };
@@ -117,7 +117,7 @@ describe('sync security: rxkv/server facing hostile and broken peers over loopba
         // The hello and a write in one TCP segment: the write must not slip in while the hook runs.
         const tcp = (raw.socket as any)._socket;
         tcp.cork();
-        raw.send(token === undefined ? { type: 'hello', v: 2 } : { type: 'hello', v: 2, token });
+        raw.send(token === undefined ? { type: 'hello', v: 3 } : { type: 'hello', v: 3, token });
         raw.send({ type: 'write', id: 1, ops: [putOp('t', 'k', { n: 1 })] });
         tcp.uncork();
         expect(await raw.closed()).toBe(CloseCode.UNAUTHORIZED);
@@ -135,12 +135,12 @@ describe('sync security: rxkv/server facing hostile and broken peers over loopba
       const raw = await open();
       const tcp = (raw.socket as any)._socket;
       tcp.cork();
-      raw.send({ type: 'hello', v: 2, token: 'good' });
+      raw.send({ type: 'hello', v: 3, token: 'good' });
       raw.send({ type: 'write', id: 1, ops: [putOp('t', 'k', { n: 1 })] });
       tcp.uncork();
       expect(await raw.reply(1)).toEqual({ type: 'committed', id: 1, seq: 1 });
       expect(raw.received.map((message) => message.type)).toEqual(['welcome', 'committed']);
-      expect(raw.received[0]).toEqual({ type: 'welcome', v: 2, seq: 0, maxMessageBytes: 1 << 20 });
+      expect(raw.received[0]).toEqual({ type: 'welcome', v: 3, history: served!.db.history, seq: 0, maxMessageBytes: 1 << 20 });
       expect(served!.db.table('t').get('k')).toEqual({ n: 1 });
       expect(raw.closeCode).toBeUndefined();
     });
@@ -152,11 +152,12 @@ describe('sync security: rxkv/server facing hostile and broken peers over loopba
     for (const { name, first } of [
       { name: 'a request before hello', first: JSON.stringify({ type: 'write', id: 1, ops: [putOp('t', 'k', {})] }) },
       { name: 'a hello with the wrong protocol version', first: JSON.stringify({ type: 'hello', v: 1 }) },
+      { name: 'a hello of protocol 2 (the version before history ids)', first: JSON.stringify({ type: 'hello', v: 2 }) },
       { name: 'a hello without a version', first: JSON.stringify({ type: 'hello' }) },
-      { name: 'a hello with a token that is not a string', first: JSON.stringify({ type: 'hello', v: 2, token: 42 }) },
+      { name: 'a hello with a token that is not a string', first: JSON.stringify({ type: 'hello', v: 3, token: 42 }) },
       { name: 'non-JSON', first: 'hello?' },
       { name: 'a JSON array', first: '[{"type":"hello","v":1}]' },
-      { name: 'a binary frame', first: Buffer.from(JSON.stringify({ type: 'hello', v: 2 })) },
+      { name: 'a binary frame', first: Buffer.from(JSON.stringify({ type: 'hello', v: 3 })) },
     ]) {
       it(`should close with 4400 on ${name} as the first message`, async () => {
         const raw = await open();
@@ -231,7 +232,7 @@ describe('sync security: rxkv/server facing hostile and broken peers over loopba
       { name: 'an op that is not an object', data: JSON.stringify({ type: 'write', id: 26, ops: ['put', 'bad', 'k'] }), id: 26 },
       { name: 'more ops than a write may hold', data: JSON.stringify({ type: 'write', id: 27, ops: manyOps }), id: 27 },
       { name: 'a duplicate sub number', data: JSON.stringify({ type: 'subscribe', id: 28, subs: [{ sub: 1, table: 'bad' }, { sub: 1, table: 'bad2' }] }), id: 28 },
-      { name: 'a second hello', data: JSON.stringify({ type: 'hello', v: 2 }), id: null },
+      { name: 'a second hello', data: JSON.stringify({ type: 'hello', v: 3 }), id: null },
       { name: 'a binary frame', data: Buffer.from(JSON.stringify({ type: 'write', id: 29, ops: [putOp('bad', 'k', {})] })), id: null },
     ];
 
@@ -614,7 +615,7 @@ describe('sync security: rxkv/server facing hostile and broken peers over loopba
         },
       });
       const raw = await open();
-      raw.send({ type: 'hello', v: 2, token: 'good' });
+      raw.send({ type: 'hello', v: 3, token: 'good' });
       expect(await raw.next((message) => message.type === 'welcome', 2000)).toEqual(jasmine.objectContaining({ type: 'welcome' }));
       expect(await write(raw, 1)).toEqual(jasmine.objectContaining({ type: 'committed' }));
       // It is judged again once read: a peer that then stops answering is dropped as usual.

@@ -31,17 +31,20 @@ const failed = { first: await first, second: await second };
 const memoryAfterFailure = { k0: t.get('k0'), k1: t.get('k1') };
 const stoppedAfterFailure = db.stopped;
 
+const historyBefore = db.history;
 const start = performance.now();
 const later = await settle(t.put('k2', { n: 102 }));
 const laterMs = performance.now() - start;
 
 await Promise.all([db.recover(), db.recover()]); // a second call joins the first
+const historyAfterRecovery = db.history;
 const afterRecovery = await settle(t.put('k3', { n: 103 }));
 await db.close();
 const reopened = await open(dir);
 const durable = Object.fromEntries(reopened.table('t').entries());
+const history = { changedByRecovery: historyAfterRecovery !== historyBefore, keptByReopening: reopened.history === historyAfterRecovery };
 await reopened.close();
 
 process.stdout.write(
-  JSON.stringify({ failed, memoryAfterFailure, stoppedAfterFailure, errors, later, laterMs, afterRecovery, durable }) + '\n',
+  JSON.stringify({ failed, memoryAfterFailure, stoppedAfterFailure, errors, later, laterMs, afterRecovery, durable, history }) + '\n',
 );

@@ -52,6 +52,7 @@ export function describeStorage(backend: StorageBackend): void {
     it('should load a new store empty, at seq 0, with nothing missing from its commit record', async () => {
       const loaded = await (await openStorage()).load();
       expect(loaded.seq).toBe(0);
+      expect(loaded.history).toBeUndefined();
       expect(loaded.tables.size).toBe(0);
       expect(loaded.commits).toEqual({ flushed: 0, markers: [], watermark: 0 });
     });
@@ -122,6 +123,14 @@ export function describeStorage(backend: StorageBackend): void {
       expect(loaded.seq).toBe(3);
       expect([...loaded.tables.keys()]).toEqual(['t']);
       expect(loaded.tables.get('t')!.entries.get('a')!.value).toEqual({ v: 2 });
+    });
+
+    it('should keep the history started last', async () => {
+      let storage = await openStorage();
+      await storage.startHistory('first');
+      await storage.startHistory('second');
+      storage = await reopen(storage);
+      expect((await storage.load()).history).toBe('second');
     });
 
     it('should keep a marker per batch since the last checkpoint, and drop those a checkpoint covers', async () => {

@@ -75,7 +75,7 @@ export class RawClient {
   /** Opens and says hello; resolves once welcomed. */
   static async hello(url: string, token?: string): Promise<RawClient> {
     const raw = await RawClient.open(url);
-    raw.send(token === undefined ? { type: 'hello', v: 2 } : { type: 'hello', v: 2, token });
+    raw.send(token === undefined ? { type: 'hello', v: 3 } : { type: 'hello', v: 3, token });
     await raw.next((message) => message.type === 'welcome');
     return raw;
   }

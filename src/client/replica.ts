@@ -75,6 +75,11 @@ export class ServerSub {
     this.pages = null;
   }
 
+  /** The server follows another history: the position reached means nothing there. */
+  forgetPosition(): void {
+    this.ownSeq = 0;
+  }
+
   covers(key: string): boolean {
     return covers(this.filter, this.keySet, key);
   }

@@ -15,8 +15,8 @@ type Write = Extract<Request, { kind: 'write' }>;
 /** Close code the client uses when its replica cannot apply a patch: it reconnects for fresh snapshots. */
 const DIVERGED = 4000;
 
-/** The bytes of a `subscribe` message around its `subs`, at most (ids and seqs of any size). */
-const SUBSCRIBE_ENVELOPE = utf8Length(JSON.stringify({ type: 'subscribe', id: Number.MAX_SAFE_INTEGER, subs: [], since: Number.MAX_SAFE_INTEGER }));
+/** The bytes of a `subscribe` message around its `subs` and history, at most (ids and seqs of any size). */
+const SUBSCRIBE_ENVELOPE = utf8Length(JSON.stringify({ type: 'subscribe', id: Number.MAX_SAFE_INTEGER, subs: [], since: Number.MAX_SAFE_INTEGER, history: '' }));
 
 /**
  * The replica's side of the protocol, over whatever connection the transport holds: the tables'
@@ -37,6 +37,8 @@ export class ReplicaSession {
   private nextSub = 1;
   /** The newest seq seen, snapshots included. */
   private seenSeq = 0;
+  /** The history the positions are in: that of the last welcome. */
+  private history: string | undefined = undefined;
   /** The replica could not apply a patch: the next connection takes fresh snapshots instead of resuming. */
   private diverged = false;
   /** The largest message the server takes (told in its welcome). */
@@ -117,7 +119,7 @@ export class ReplicaSession {
     switch (message.type) {
       case 'welcome':
         this.maxMessageBytes = message.maxMessageBytes;
-        return this.welcome();
+        return this.welcome(message.history);
       case 'snapshot':
         return this.snapshotPage(message.sub, message.records, message.seq, message.last);
       case 'changes':
@@ -146,11 +148,14 @@ export class ReplicaSession {
     }
   }
 
-  private welcome(): void {
+  private welcome(history: string): void {
+    const continued = this.history === undefined || this.history === history;
+    if (!continued) this.forgetPositions();
+    this.history = history;
     const subs = [...this.subsByNumber.values()];
     const live = subs.filter((sub) => sub.live);
     const fresh = subs.filter((sub) => !sub.live);
-    if (live.length > 0) this.subscribe(live, !this.diverged);
+    if (live.length > 0) this.subscribe(live, continued && !this.diverged);
     if (fresh.length > 0) this.subscribe(fresh, false);
     this.diverged = false;
     const queued = this.queuedWrites;
@@ -195,6 +200,18 @@ export class ReplicaSession {
     // A run of changes is never cut inside a seq: after the message, every change up to its newest came.
     this.reached(newest);
     for (const replica of touched) replica.notifyApplied();
+  }
+
+  /**
+   * The server's database follows another history (another database behind the URL, or this one
+   * restarted its history): positions in the old one mean nothing. Every subscription takes a
+   * snapshot, which replaces what the replica holds in its range: never a mix of the two.
+   */
+  private forgetPositions(): void {
+    for (const sub of this.subsByNumber.values()) sub.forgetPosition();
+    this.feed.resuming = false;
+    for (const replica of this.tables.values()) replica.resumeEnded();
+    this.seenSeq = 0;
   }
 
   /** The connection delivered everything up to `seq` to its synced subscriptions. */
@@ -248,22 +265,24 @@ export class ReplicaSession {
    */
   private subscribe(subs: readonly ServerSub[], resume: boolean): void {
     const ordered = resume ? [...subs].sort((a, b) => a.seq - b.seq) : subs;
+    const envelope = SUBSCRIBE_ENVELOPE + utf8Length(this.history ?? '');
     let batch: ServerSub[] = [];
     let specs: string[] = [];
-    let bytes = SUBSCRIBE_ENVELOPE;
+    let bytes = envelope;
     const send = (): void => {
       if (batch.length === 0) return;
-      const since = resume ? batch[0]!.seq : undefined; // the oldest position of the batch: what others hold already is skipped
+      // The oldest position of the batch: what others hold already is skipped.
+      const position = resume ? `,"since":${batch[0]!.seq},"history":${JSON.stringify(this.history)}` : '';
       const list = specs.join(',');
-      this.request({ kind: 'subscribe', subs: batch }, (id) => `{"type":"subscribe","id":${id},"subs":[${list}]${since === undefined ? '' : `,"since":${since}`}}`);
+      this.request({ kind: 'subscribe', subs: batch }, (id) => `{"type":"subscribe","id":${id},"subs":[${list}]${position}}`);
       batch = [];
       specs = [];
-      bytes = SUBSCRIBE_ENVELOPE;
+      bytes = envelope;
     };
     for (const sub of ordered) {
       const spec = JSON.stringify({ sub: sub.number, table: sub.table.name, ...sub.filter });
       const size = utf8Length(spec) + 1;
-      if (SUBSCRIBE_ENVELOPE + size > this.maxMessageBytes) {
+      if (envelope + size > this.maxMessageBytes) {
         this.fail(sub, new RxkvError(ErrorCode.LIMIT_EXCEEDED, `This subscription is larger than the server takes in one message (${this.maxMessageBytes} bytes): use fewer or shorter keys.`));
         continue;
       }

@@ -73,6 +73,16 @@ export class Database {
     return this.engine.salvaged;
   }
 
+  /**
+   * The id of the history of commits this database continues: random at creation, kept across
+   * reopening, and replaced when the history cannot be continued (`{ salvage: true }` gave commits
+   * up, `recover()` found memory and disk apart, a restored backup). A position in the database
+   * is a (history, seq) pair: the same seq in another history is another state.
+   */
+  get history(): string {
+    return this.engine.history;
+  }
+
   /** The seq of the last commit: database-wide, strictly increasing. */
   get seq(): number {
     return this.engine.seq;

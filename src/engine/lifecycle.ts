@@ -35,6 +35,12 @@ export async function openEngine(path: string, durability: Durability, maxValueB
   return new Engine(path, durability, maxValueBytes, storage, loaded, missing);
 }
 
+/** A new history id: 128 random bits, in hex. */
+function newHistory(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
 async function load(path: string, durability: Durability, salvage: boolean): Promise<{ storage: Storage; loaded: Loaded; missing: [number, number][] }> {
   const storage = durability === 'memory' ? new MemoryStorage() : await RocksStorage.open(path, durability === 'sync');
   try {
@@ -46,6 +52,11 @@ async function load(path: string, durability: Durability, salvage: boolean): Pro
         ErrorCode.DATABASE_CORRUPTED,
         `The database at ${path} is missing commits it once acknowledged (seq ${ranges}): its WAL was damaged. Restore a backup, or open it with { salvage: true } to keep what survived.`,
       );
+    }
+    // A new store starts a history; one that gave up commits cannot continue the one its readers followed.
+    if (loaded.history === undefined || missing.length > 0) {
+      loaded.history = newHistory();
+      await storage.startHistory(loaded.history);
     }
     await storage.checkpoint(loaded.seq);
     return { storage, loaded, missing };
@@ -59,6 +70,8 @@ async function load(path: string, durability: Durability, salvage: boolean): Pro
 export class Engine {
   private readonly states = new Map<string, TableState>();
   private readonly pipeline: Pipeline;
+  /** The id of the history of commits this database continues (see `Database.history`). */
+  history: string;
   private closing: Promise<void> | null = null;
   private storageClosed = false;
   private recovering: Promise<void> | null = null;
@@ -73,6 +86,7 @@ export class Engine {
     readonly salvaged: readonly [number, number][],
   ) {
     this.pipeline = new Pipeline(storage, loaded.seq, maxValueBytes);
+    this.history = loaded.history!;
     for (const [name, { entries, keys }] of loaded.tables) {
       this.register(TableState.loaded(name, loaded.seq, entries, keys));
     }
@@ -165,7 +179,16 @@ export class Engine {
     const { storage, loaded } = await load(this.path, this.durability, false);
     this.storage = storage;
     this.storageClosed = false;
-    this.pipeline.resume(storage, loaded, { state: (name) => this.state(name), all: () => [...this.states.values()] });
+    const differences = this.pipeline.differences(loaded, { state: (name) => this.state(name), all: () => [...this.states.values()] });
+    if (differences.length > 0) {
+      // Memory showed what the disk does not hold (or the reverse): what readers saw is no longer a
+      // prefix of this history, which starts again.
+      this.history = newHistory();
+      await storage.startHistory(this.history);
+    } else {
+      this.history = loaded.history!;
+    }
+    this.pipeline.resume(storage, loaded, differences);
   }
 
   /** Waits for every write already queued, closes storage, then completes every stream. */

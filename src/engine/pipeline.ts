@@ -287,11 +287,10 @@ export class Pipeline {
   }
 
   /**
-   * Resumes after a failed commit on storage reopened from disk: publishes, as changes, whatever
-   * differs between memory and what is durable (the failed batch may or may not have reached the
-   * disk), then accepts writes again.
+   * After a failed commit, what differs between memory and what storage holds (the failed batch
+   * may or may not have reached the disk), as mutations that take memory to the durable state.
    */
-  resume(storage: Storage, loaded: Loaded, tables: { state(name: string): TableState; all(): Iterable<TableState> }): void {
+  differences(loaded: Loaded, tables: { state(name: string): TableState; all(): Iterable<TableState> }): Mutation[] {
     const mutations: Mutation[] = [];
     for (const [name, { entries }] of loaded.tables) {
       const state = tables.state(name);
@@ -308,10 +307,18 @@ export class Pipeline {
         if (durable === undefined || !durable.has(key)) mutations.push(durableMutation(state, key, before, undefined, loaded.seq));
       }
     }
+    return mutations;
+  }
+
+  /**
+   * Resumes on storage reopened from disk: publishes `differences` as changes, then accepts
+   * writes again.
+   */
+  resume(storage: Storage, loaded: Loaded, differences: Mutation[]): void {
     this.storage = storage;
     this.failure = null;
     this.appliedSeq = Math.max(this.seq, loaded.seq);
-    this.publish({ intents: [], mutations, seq: this.appliedSeq, ts: Date.now(), writes: null });
+    this.publish({ intents: [], mutations: differences, seq: this.appliedSeq, ts: Date.now(), writes: null });
   }
 
   private stoppedError(): RxkvError {

@@ -1,5 +1,5 @@
 import { ErrorCode, RxkvError } from '../errors.js';
-import type { ClientMessage, SubscriptionSpec, WriteOp } from '../sync/protocol.js';
+import { MAX_CLIENT_ID_LENGTH, type ClientMessage, type SubscriptionSpec, type WriteOp } from '../sync/protocol.js';
 
 /** The most ops one write may name. */
 export const MAX_OPS_PER_WRITE = 1000;
@@ -35,9 +35,13 @@ export function parseClientMessage(text: string): ClientMessage {
   if (type === 'hello') {
     const v = own(fields, 'v');
     const token = own(fields, 'token');
+    const client = own(fields, 'client');
     if (!isCount(v)) throw new BadMessage(null, 'hello needs "v", the protocol version (an integer).');
     if (token !== undefined && typeof token !== 'string') throw new BadMessage(null, 'hello: "token" must be a string.');
-    return token === undefined ? { type, v } : { type, v, token };
+    if (client !== undefined && !(typeof client === 'string' && client.length > 0 && client.length <= MAX_CLIENT_ID_LENGTH)) {
+      throw new BadMessage(null, `hello: "client" must be a string of 1 to ${MAX_CLIENT_ID_LENGTH} characters.`);
+    }
+    return { type, v, ...(token === undefined ? {} : { token }), ...(client === undefined ? {} : { client: client as string }) };
   }
   if (type === 'ping') return { type };
   const rawId = own(fields, 'id');
@@ -53,8 +57,11 @@ export function parseClientMessage(text: string): ClientMessage {
   if (type === 'subscribe') {
     const subs = list(own(fields, 'subs'), 'subs', bad).map((sub) => subscription(sub, bad));
     const since = own(fields, 'since');
+    const history = own(fields, 'history');
     if (since !== undefined && !isCount(since)) bad('"since" must be a seq (a non-negative integer).');
-    return since === undefined ? { type, id: requestId, subs } : { type, id: requestId, subs, since: since as number };
+    if (history !== undefined && typeof history !== 'string') bad('"history" must be the history id of the welcome the position was reached under (a string).');
+    if ((since === undefined) !== (history === undefined)) bad('"since" and "history" come together: a position is a (history, seq) pair.');
+    return since === undefined ? { type, id: requestId, subs } : { type, id: requestId, subs, since: since as number, history: history as string };
   }
   if (type === 'unsubscribe') {
     const subs = list(own(fields, 'subs'), 'subs', bad);
@@ -63,7 +70,12 @@ export function parseClientMessage(text: string): ClientMessage {
   }
   const ops = list(own(fields, 'ops'), 'ops', bad);
   if (ops.length > MAX_OPS_PER_WRITE) bad(`at most ${MAX_OPS_PER_WRITE} ops per write.`);
-  return { type, id: requestId, ops: ops.map((op) => writeOp(op, bad)) };
+  const m = own(fields, 'm');
+  const ack = own(fields, 'ack');
+  if (m !== undefined && !(isCount(m) && m > 0)) bad('"m" must be a mutation number (a positive integer).');
+  if (ack !== undefined && !(isCount(ack) && m !== undefined && ack < (m as number))) bad('"ack" must be a mutation number below "m".');
+  const write = { type: 'write' as const, id: requestId, ops: ops.map((op) => writeOp(op, bad)) };
+  return m === undefined ? write : { ...write, m: m as number, ...(ack === undefined ? {} : { ack: ack as number }) };
 }
 
 function subscription(value: unknown, bad: (message: string) => never): SubscriptionSpec {

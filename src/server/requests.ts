@@ -53,7 +53,8 @@ export class Requests {
   handle(request: Request): Promise<void> | undefined {
     switch (request.type) {
       case 'subscribe':
-        return this.subscribe(request.id, request.subs, request.since);
+        // A position in another history (another database, or this one restarted) is no position here.
+        return this.subscribe(request.id, request.subs, request.history === this.server.db.history ? request.since : undefined);
       case 'unsubscribe':
         this.unsubscribe(request.id, request.subs);
         return undefined;

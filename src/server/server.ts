@@ -50,12 +50,14 @@ class Server implements SyncServer, Host {
   readonly slicer = new Slicer();
   readonly log: ChangeLog;
   private readonly clients = new Set<Session>();
+  /** The session of each client id. */
+  private readonly byClient = new Map<string, Session>();
   private readonly sockets: WebSocketServer;
   private readonly feed: RxSubscription;
   private readonly heartbeat: ReturnType<typeof setInterval> | null;
   private readonly upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => this.onUpgrade(request, socket, head);
-  /** The seq of the last change seen: a change below it means the database's history restarted. */
-  private seq: number;
+  /** The database's history when the log started: a change under another means it restarted. */
+  private history: string;
   private closing: Promise<void> | null = null;
 
   constructor(
@@ -64,7 +66,7 @@ class Server implements SyncServer, Host {
     private readonly owned: boolean,
     readonly settings: Settings,
   ) {
-    this.seq = db.seq;
+    this.history = db.history;
     this.log = new ChangeLog(settings.logSize, settings.logBytes, db.seq);
     this.sockets = new WebSocketServer({ noServer: true, maxPayload: settings.maxMessageBytes, perMessageDeflate: false });
     this.feed = db.changes().subscribe((change) => this.publish(change));
@@ -81,8 +83,15 @@ class Server implements SyncServer, Host {
     return this.clients.size;
   }
 
+  claim(client: string, session: Session): void {
+    const previous = this.byClient.get(client);
+    this.byClient.set(client, session);
+    previous?.close(CloseCode.REPLACED, 'another connection took over this client id');
+  }
+
   closed(session: Session): void {
     this.clients.delete(session);
+    if (session.client !== undefined && this.byClient.get(session.client) === session) this.byClient.delete(session.client);
   }
 
   close(): Promise<void> {
@@ -104,15 +113,14 @@ class Server implements SyncServer, Host {
   }
 
   private publish(change: Change): void {
-    if (change.seq < this.seq) {
+    if (this.db.history !== this.history) {
       // db.recover() republished the database from disk: what clients hold is no longer a prefix
-      // of this history. They reconnect and take fresh snapshots.
+      // of its history. They reconnect and take fresh snapshots.
+      this.history = this.db.history;
       this.log.reset(this.db.seq);
-      this.seq = this.db.seq;
       for (const client of [...this.clients]) client.close(CloseCode.RESYNC, 'history restarted');
       return;
     }
-    this.seq = change.seq;
     const json = changeJson(change);
     this.log.append({ seq: change.seq, table: change.table, key: change.key, json });
     this.routes.route(change, json);

@@ -12,6 +12,8 @@ import { describeError } from './wire.js';
 /** What a session needs of the server it belongs to. */
 export interface Host extends RequestServer {
   readonly slicer: Slicer;
+  /** A session said hello with a client id: any other session with it is closed (one connection per client). */
+  claim(client: string, session: Session): void;
   closed(session: Session): void;
 }
 
@@ -30,6 +32,8 @@ export class Session {
   private phase: 'hello' | 'authenticating' | 'open' | 'closed' = 'hello';
   /** What `authenticate` returned. */
   principal: unknown = null;
+  /** The client id of its hello, if any: its writes are then applied exactly once. */
+  client: string | undefined = undefined;
   readonly outbox: Outbox;
   private readonly requests: Requests;
   /** The admission of earlier requests, while one waits for `authorize`. */
@@ -131,7 +135,7 @@ export class Session {
       return;
     }
     if (this.phase === 'hello') {
-      if (parsed.type === 'hello') void this.hello(parsed.v, parsed.token);
+      if (parsed.type === 'hello') void this.hello(parsed.v, parsed.token, parsed.client);
       else this.close(CloseCode.BAD_HELLO, 'expected a hello');
     } else if (parsed.type === 'hello') {
       this.send({ type: 'error', id: null, ...describeError(new RxkvError(ErrorCode.BAD_MESSAGE, 'hello: this connection already said hello.')) });
@@ -143,7 +147,7 @@ export class Session {
     }
   }
 
-  private async hello(version: number, token: string | undefined): Promise<void> {
+  private async hello(version: number, token: string | undefined, client: string | undefined): Promise<void> {
     if (version !== PROTOCOL_VERSION) {
       this.close(CloseCode.BAD_HELLO, `protocol version ${version} is not spoken here (${PROTOCOL_VERSION} is)`);
       return;
@@ -167,8 +171,13 @@ export class Session {
     clearTimeout(this.helloTimer);
     this.principal = principal;
     this.phase = 'open';
+    if (client !== undefined) {
+      this.client = client;
+      this.host.claim(client, this);
+    }
     this.socket.resume();
-    this.send({ type: 'welcome', v: PROTOCOL_VERSION, seq: this.host.db.seq, maxMessageBytes: this.host.settings.maxMessageBytes });
+    const { db, settings } = this.host;
+    this.send({ type: 'welcome', v: PROTOCOL_VERSION, history: db.history, seq: db.seq, maxMessageBytes: settings.maxMessageBytes });
     const early = this.early;
     this.early = [];
     for (const [data, isBinary] of early) this.receive(data, isBinary);

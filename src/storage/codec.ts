@@ -7,11 +7,13 @@ import type { Json } from '../json/types.js';
  * The on-disk layout, in one RocksDB keyspace:
  *   'r' + table + '\0' + key  ->  '[version,created,updated,' + JSON of the value + ']'
  *   'mseq'                    ->  the seq of the last commit, in decimal
+ *   'mhistory'                ->  the history id (see Storage.startHistory)
  * Table names never contain '\0', so each table is one contiguous key range in key order.
  */
 export const RECORD_PREFIX = 'r';
 export const RECORDS_END = 's';
 export const SEQ_KEY = 'mseq';
+export const HISTORY_KEY = 'mhistory';
 
 export function recordKey(table: string, key: string): string {
   return RECORD_PREFIX + table + '\u0000' + key;

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { mkdir } from 'node:fs/promises';
 import type { Entry } from '../model/record.js';
 import { ErrorCode, RxkvError } from '../errors.js';
-import { RECORD_PREFIX, RECORDS_END, SEQ_KEY, decodeEntry, recordKey } from './codec.js';
+import { HISTORY_KEY, RECORD_PREFIX, RECORDS_END, SEQ_KEY, decodeEntry, recordKey } from './codec.js';
 import { FLUSHED_KEY, MARKER_PREFIX, MARKERS_END, markerKey } from './commit-log.js';
 import { readWatermark, Watermark } from './watermark.js';
 import type { Loaded, Storage, StorageBatch } from './storage.js';
@@ -103,6 +103,12 @@ export class RocksStorage implements Storage {
     await call((done) => binding.db_clear(context, { gte: MARKER_PREFIX, lte: markerKey(seq), limit: -1 }, done));
   }
 
+  async startHistory(id: string): Promise<void> {
+    const batch = binding.batch_init(this.db.context);
+    binding.batch_put(batch, HISTORY_KEY, id);
+    await call((done) => binding.batch_write(batch, { sync: true }, done));
+  }
+
   async writable(ms: number): Promise<void> {
     const deadline = Date.now() + ms;
     for (;;) {
@@ -152,10 +158,11 @@ export class RocksStorage implements Storage {
     const markers: [number, number][] = [];
     await this.scan(MARKER_PREFIX, MARKERS_END, (key, value) => markers.push([Number(value), Number(key.slice(1))]));
     const seq = Number((await this.get(SEQ_KEY)) ?? 0);
+    const history = await this.get(HISTORY_KEY);
     const flushedText = await this.get(FLUSHED_KEY);
     const flushed = flushedText === undefined ? (seq === 0 ? 0 : null) : Number(flushedText);
     const watermark = this.watermark === null ? 0 : await readWatermark(this.path);
-    return { seq, tables, commits: { flushed, markers, watermark } };
+    return { seq, history, tables, commits: { flushed, markers, watermark } };
   }
 
   async close(): Promise<void> {

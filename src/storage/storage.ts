@@ -4,6 +4,8 @@ import type { CommitRecord } from './commit-log.js';
 /** What opening finds on disk: every table's entries in key order, the last commit's seq, the commit record. */
 export interface Loaded {
   seq: number;
+  /** The history id last started (undefined in a new store, or one made before history ids). */
+  history: string | undefined;
   tables: Map<string, { entries: Map<string, Entry>; keys: string[] }>;
   commits: CommitRecord;
 }
@@ -33,6 +35,11 @@ export interface Storage {
    */
   checkpoint(seq: number): Promise<void>;
   /**
+   * Records, durably, that the store's history is `id` from now on: a new store's, or one that can
+   * no longer continue the history its readers followed (commits given up, a copy).
+   */
+  startHistory(id: string): Promise<void>;
+  /**
    * After a failed commit: resolves once storage takes a synced write again, or rejects after
    * `ms`. Closing RocksDB while its automatic error recovery waits to retry never returns
    * (facebook/rocksdb#11440, RocksDB 6.17): so it is closed only once it works again.
@@ -44,7 +51,7 @@ export interface Storage {
 /** `durability: 'memory'`: nothing is persisted; a commit completes at once. */
 export class MemoryStorage implements Storage {
   async load(): Promise<Loaded> {
-    return { seq: 0, tables: new Map(), commits: { flushed: 0, markers: [], watermark: 0 } };
+    return { seq: 0, history: undefined, tables: new Map(), commits: { flushed: 0, markers: [], watermark: 0 } };
   }
 
   batch(): StorageBatch {
@@ -54,6 +61,8 @@ export class MemoryStorage implements Storage {
   published(): void {}
 
   async checkpoint(): Promise<void> {}
+
+  async startHistory(): Promise<void> {}
 
   async writable(): Promise<void> {}
 

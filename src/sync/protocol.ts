@@ -10,8 +10,12 @@ import type { Json, MergePatch, Operation } from '../json/types.js';
 import type { ChangeOp } from '../model/change.js';
 import type { KeyFilter } from '../model/filter.js';
 
-/** 2: snapshots in pages (`last`), `ping`/`pong`, per-subscription key limit. */
-export const PROTOCOL_VERSION = 2;
+/**
+ * 3: the database's history id (`welcome`, `subscribe`), resume from durable state after a restart
+ * (snapshot pages with `partial` and `removed`), client ids and mutation numbers (exactly-once writes).
+ * 2: snapshots in pages (`last`), `ping`/`pong`, per-subscription key limit.
+ */
+export const PROTOCOL_VERSION = 3;
 
 /** The most keys one `{ keys }` subscription may name; past it, that subscription alone is refused (`LIMIT_EXCEEDED`). */
 export const MAX_KEYS_PER_SUBSCRIPTION = 1000;
@@ -30,12 +34,17 @@ export const CloseCode = {
   HELLO_TIMEOUT: 4408,
   /** The database's history restarted (after `db.recover()`): reconnect and take fresh snapshots. */
   RESYNC: 4409,
+  /** Another connection said hello with this connection's client id: it took over (refused: the client stops). */
+  REPLACED: 4410,
   /** The client stopped reading and stayed behind: reconnect and resume. */
   TOO_SLOW: 4429,
 } as const;
 
 /** Close codes after which a client must not reconnect on its own. */
-export const REFUSED_CODES: ReadonlySet<number> = new Set([CloseCode.BAD_HELLO, CloseCode.UNAUTHORIZED]);
+export const REFUSED_CODES: ReadonlySet<number> = new Set([CloseCode.BAD_HELLO, CloseCode.UNAUTHORIZED, CloseCode.REPLACED]);
+
+/** The longest client id a `hello` may carry. */
+export const MAX_CLIENT_ID_LENGTH = 128;
 
 /** What a subscription covers: one key, some keys, a key prefix, or (none of them) the whole table. */
 export type SubscriptionFilter = KeyFilter;
@@ -52,12 +61,21 @@ export type WriteOp =
   | { readonly op: 'delete'; readonly table: string; readonly key: string };
 
 export type ClientMessage =
-  | { readonly type: 'hello'; readonly v: number; readonly token?: string }
-  /** With `since`, resume: changes after `since` are replayed when the server still has them. */
-  | { readonly type: 'subscribe'; readonly id: number; readonly subs: readonly SubscriptionSpec[]; readonly since?: number }
+  /** `client`: the client's id, for exactly-once writes (one connection per id at a time). */
+  | { readonly type: 'hello'; readonly v: number; readonly token?: string; readonly client?: string }
+  /**
+   * With `since` and `history` (the position a replica reached), resume: what changed after `since`
+   * comes instead of snapshots when the server's database continues that history and can still tell.
+   */
+  | { readonly type: 'subscribe'; readonly id: number; readonly subs: readonly SubscriptionSpec[]; readonly since?: number; readonly history?: string }
   | { readonly type: 'unsubscribe'; readonly id: number; readonly subs: readonly number[] }
-  /** One op is a plain write; several are one transaction (all or nothing). */
-  | { readonly type: 'write'; readonly id: number; readonly ops: readonly WriteOp[] }
+  /**
+   * One op is a plain write; several are one transaction (all or nothing). With `m`, the client's
+   * mutation number (after a `hello` with `client`): a number at or below the last one the server
+   * recorded for the client is answered with its recorded outcome, never applied again. `ack`: every
+   * write of the client up to it is settled on the client's side (its outcome can be forgotten).
+   */
+  | { readonly type: 'write'; readonly id: number; readonly ops: readonly WriteOp[]; readonly m?: number; readonly ack?: number }
   /** The client's liveness check: answered by a `pong` behind everything queued before it. */
   | { readonly type: 'ping' };
 
@@ -73,13 +91,23 @@ export interface WireChange {
 
 export type ServerMessage =
   /** `maxMessageBytes`: a client checks its writes against it, rather than be disconnected (1009). */
-  | { readonly type: 'welcome'; readonly v: number; readonly seq: number; readonly maxMessageBytes: number }
+  | { readonly type: 'welcome'; readonly v: number; readonly history: string; readonly seq: number; readonly maxMessageBytes: number }
   /**
    * One page of the records a subscription covers, as of `seq`. Pages of one snapshot come one
    * after the other, nothing between them; the one with `last` ends it. Together they replace what
-   * the replica held in the subscription's range.
+   * the replica held in the subscription's range; with `partial` (a resume from durable state),
+   * they hold only the records changed since the subscription's position, and `removed` the keys
+   * deleted since: the rest of what the replica holds stands.
    */
-  | { readonly type: 'snapshot'; readonly sub: number; readonly seq: number; readonly records: readonly (readonly [string, Json])[]; readonly last: boolean }
+  | {
+      readonly type: 'snapshot';
+      readonly sub: number;
+      readonly seq: number;
+      readonly records: readonly (readonly [string, Json])[];
+      readonly last: boolean;
+      readonly partial?: true;
+      readonly removed?: readonly string[];
+    }
   | { readonly type: 'changes'; readonly changes: readonly WireChange[] }
   /** Ends a `subscribe`: every snapshot and replayed change it asked for came before. */
   | { readonly type: 'subscribed'; readonly id: number; readonly seq: number }
