@@ -311,20 +311,53 @@ describe('sync: rxkv/server and rxkv/client over loopback', () => {
       });
     }
 
-    it('should reject a write in flight when the connection drops (CONNECTION_LOST), and carry on after', async () => {
+    it('should send a write in flight again when the connection drops before it reached the server: it resolves once and applies once', async () => {
       served = await startServer();
       proxy = await TcpProxy.start(served.server.port);
       const remote = connect(`ws://127.0.0.1:${proxy.port}`);
       await until(remote, 'open');
+      const applied: number[] = [];
+      served.db.table('t').changes({ key: 'k' }).subscribe((change) => applied.push(change.seq));
       proxy.stall(true);
       const write = remote.table('t').merge('k', { n: 1 });
       await new Promise((resolve) => setTimeout(resolve, 20));
       proxy.drop();
       proxy.stall(false);
-      expect(await rejectedCode(write)).toBe('CONNECTION_LOST');
-      await until(remote, 'open');
+      const seq = await write;
+      expect(applied).toEqual([seq]);
+      expect(served.db.table('t').get('k')).toEqual({ n: 1 });
       await remote.table('t').merge('k', { m: 2 });
-      expect(served.db.table('t').get('k')).toEqual(jasmine.objectContaining({ m: 2 }));
+      expect(served.db.table('t').get('k')).toEqual({ n: 1, m: 2 });
+      await remote.close();
+    });
+
+    it('should answer a write sent again after its reply was cut off with its original seq, never applying it twice', async () => {
+      served = await startServer();
+      proxy = await TcpProxy.start(served.server.port);
+      const remote = connect(`ws://127.0.0.1:${proxy.port}`, { reconnect: { minDelay: 5, maxDelay: 20 } });
+      await until(remote, 'open');
+      const applied: number[] = [];
+      served.db.table('t').changes().subscribe((change) => applied.push(change.seq));
+      // The reply is cut off, and the client kept out until the record changed again on the server:
+      // the write applied a second time would undo that change.
+      let cut = false;
+      proxy.cutBefore((text) => {
+        if (!text.includes('"type":"committed"')) return false;
+        proxy!.block(true);
+        cut = true;
+        return true;
+      });
+      const write = remote.transaction((tx) => {
+        tx.table('t').put('log', { at: 1 });
+        tx.table('t').merge('k', { n: 1 });
+      });
+      await eventually(() => cut, 'the reply to be cut off');
+      await served.db.table('t').merge('k', { n: 5 });
+      proxy.block(false);
+      const seq = await write;
+      expect(applied).toEqual([seq, seq, seq + 1]);
+      expect(served.db.table('t').get('k')).toEqual({ n: 5 });
+      await remote.close();
     });
   });
 });

@@ -43,10 +43,10 @@ export const ErrorCode = {
   /** Sync: a server limit was reached (subscriptions per connection). */
   LIMIT_EXCEEDED: 'LIMIT_EXCEEDED',
   /**
-   * Sync: the connection dropped while a write was in flight: it may or may not have been
-   * committed (read the record back to know).
+   * Sync: a write had no answer within the client's `writeTimeout` (offline, or the server is
+   * down): it was applied at most once, maybe not at all, and is not sent again.
    */
-  CONNECTION_LOST: 'CONNECTION_LOST',
+  TIMEOUT: 'TIMEOUT',
   /** Sync: the client was closed; nothing more can be read from the server or written. */
   CLIENT_CLOSED: 'CLIENT_CLOSED',
   /** Sync: the server failed to handle a request (a defect on its side, not the request's). */

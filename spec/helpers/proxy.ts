@@ -14,7 +14,8 @@ interface Pair {
  * cuts every connection, `stall()` stops reading what the server sends (a client that stopped
  * reading, as far as the server can tell), `blackhole()` passes nothing either way and closes
  * nothing (a path that went dead), and `cutAfter()` cuts a connection right after a chosen
- * WebSocket message from the server (the server's bytes are passed on a whole frame at a time).
+ * WebSocket message from the server, `cutBefore()` right before one (the server's bytes are passed
+ * on a whole frame at a time).
  */
 export class TcpProxy {
   private readonly pairs = new Set<Pair>();
@@ -22,6 +23,7 @@ export class TcpProxy {
   private blocked = false;
   private dead = false;
   private cut: ((text: string) => boolean) | null = null;
+  private cutFirst: ((text: string) => boolean) | null = null;
 
   private constructor(
     private readonly server: Server,
@@ -95,6 +97,14 @@ export class TcpProxy {
     this.cut = match;
   }
 
+  /**
+   * Cuts the connection that next carries a server message `match`es, right before that message:
+   * the client gets everything before it, and neither it nor anything after.
+   */
+  cutBefore(match: (text: string) => boolean): void {
+    this.cutFirst = match;
+  }
+
   close(): Promise<void> {
     this.drop();
     return new Promise((resolve) => this.server.close(() => resolve()));
@@ -113,6 +123,13 @@ export class TcpProxy {
     for (;;) {
       const frame = frameAt(pair.held, at);
       if (frame === undefined) break;
+      if (this.cutFirst !== null && frame.text !== undefined && this.cutFirst(frame.text)) {
+        this.cutFirst = null;
+        const { client, upstream } = pair;
+        upstream.destroy();
+        client.write(pair.held.subarray(0, at), () => client.destroy());
+        return;
+      }
       at = frame.end;
       if (this.cut !== null && frame.text !== undefined && this.cut(frame.text)) {
         this.cut = null;

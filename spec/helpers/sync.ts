@@ -72,10 +72,10 @@ export class RawClient {
     return new RawClient(socket);
   }
 
-  /** Opens and says hello; resolves once welcomed. */
-  static async hello(url: string, token?: string): Promise<RawClient> {
+  /** Opens and says hello (as `client`, when given); resolves once welcomed. */
+  static async hello(url: string, token?: string, client?: string): Promise<RawClient> {
     const raw = await RawClient.open(url);
-    raw.send(token === undefined ? { type: 'hello', v: 3 } : { type: 'hello', v: 3, token });
+    raw.send({ type: 'hello', v: 3, ...(token === undefined ? {} : { token }), ...(client === undefined ? {} : { client }) });
     await raw.next((message) => message.type === 'welcome');
     return raw;
   }

@@ -3,10 +3,10 @@ import type { Json } from '../json/types.js';
 import { checkTableName } from '../model/keys.js';
 import type { WriteOp } from '../sync/protocol.js';
 import { RemoteTable, writeVerbs, type WriteVerbs } from './remote-table.js';
-import { ReplicaSession } from './session.js';
-import type { Status, TransportOptions, WebSocketConstructor } from './transport.js';
+import { ReplicaSession, type SessionOptions } from './session.js';
+import type { Status, WebSocketConstructor } from './transport.js';
 
-export type ConnectOptions = TransportOptions;
+export type ConnectOptions = SessionOptions;
 export type { ConnectionState, Status } from './transport.js';
 
 /**

@@ -1,22 +1,33 @@
 import { ErrorCode, RxkvError } from '../errors.js';
 import type { Json } from '../json/types.js';
+import { uuid } from '../model/uuid.js';
 import type { ServerMessage, SubscriptionFilter, WireChange, WriteOp } from '../sync/protocol.js';
 import { utf8Length } from '../sync/size.js';
 import { Feed, ServerSub, TableReplica, type SubscriptionObserver } from './replica.js';
 import { Transport, type Status, type TransportOptions, type WebSocketConstructor } from './transport.js';
+import { WriteQueue, type PendingWrite } from './write-queue.js';
 
 type Request =
-  | { readonly kind: 'write'; readonly ops: readonly WriteOp[]; readonly resolve: (seq: number) => void; readonly reject: (error: unknown) => void }
+  | { readonly kind: 'write'; readonly write: PendingWrite }
   | { readonly kind: 'subscribe'; readonly subs: readonly ServerSub[] }
   | { readonly kind: 'unsubscribe' };
-
-type Write = Extract<Request, { kind: 'write' }>;
 
 /** Close code the client uses when its replica cannot apply a patch: it reconnects for fresh snapshots. */
 const DIVERGED = 4000;
 
 /** The bytes of a `subscribe` message around its `subs` and history, at most (ids and seqs of any size). */
 const SUBSCRIBE_ENVELOPE = utf8Length(JSON.stringify({ type: 'subscribe', id: Number.MAX_SAFE_INTEGER, subs: [], since: Number.MAX_SAFE_INTEGER, history: '' }));
+
+/** How long a write may wait for its outcome, by default: offline or not, it then rejects with `TIMEOUT`. */
+const DEFAULT_WRITE_TIMEOUT = 30_000;
+
+export interface SessionOptions extends TransportOptions {
+  /**
+   * How long a write may wait for the server's answer, in ms (default 30 s; 0: forever), across
+   * reconnects. Past it, it rejects with `TIMEOUT`: applied at most once, maybe not at all.
+   */
+  writeTimeout?: number;
+}
 
 /**
  * The replica's side of the protocol, over whatever connection the transport holds: the tables'
@@ -31,8 +42,8 @@ export class ReplicaSession {
   private readonly feed = new Feed();
   /** Requests sent on the current connection and not answered yet. */
   private readonly pending = new Map<number, Request>();
-  /** Writes made while not connected, sent once welcomed. */
-  private queuedWrites: Write[] = [];
+  /** The writes without an outcome: sent on every new connection until they have one. */
+  private readonly writes: WriteQueue;
   private nextRequest = 1;
   private nextSub = 1;
   /** The newest seq seen, snapshots included. */
@@ -45,8 +56,10 @@ export class ReplicaSession {
   private maxMessageBytes = Number.POSITIVE_INFINITY;
   private ended: Promise<void> | null = null;
 
-  constructor(url: string, options: TransportOptions, WebSocket: WebSocketConstructor) {
-    this.transport = new Transport(url, options, WebSocket, {
+  constructor(url: string, options: SessionOptions, WebSocket: WebSocketConstructor) {
+    this.writes = new WriteQueue(options.writeTimeout ?? DEFAULT_WRITE_TIMEOUT);
+    // The server applies each write of this id once: a new id per client, since its mutation numbers start at 1.
+    this.transport = new Transport(url, options, uuid(), WebSocket, {
       message: (message) => this.receive(message),
       lost: () => this.lost(),
       refused: (reason) => void this.stop({ state: 'refused', reason }, ErrorCode.UNAUTHORIZED),
@@ -101,16 +114,15 @@ export class ReplicaSession {
     };
   }
 
-  /** Sends a write (now, or once connected); resolves to its seq once durable on the server. */
+  /** Sends a write (now, or once connected, again on each reconnect until answered); resolves to its seq once durable on the server. */
   write(ops: readonly WriteOp[]): Promise<number> {
     return new Promise((resolve, reject) => {
       const { state, reason } = this.transport.status;
       if (state === 'closed') reject(new RxkvError(ErrorCode.CLIENT_CLOSED, 'This client was closed: nothing more can be written.'));
       else if (state === 'refused') reject(new RxkvError(ErrorCode.UNAUTHORIZED, `The server refused this client: ${reason}.`));
       else {
-        const write: Write = { kind: 'write', ops, resolve, reject };
+        const write = this.writes.add(ops, resolve, reject);
         if (this.transport.ready) this.sendWrite(write);
-        else this.queuedWrites.push(write);
       }
     });
   }
@@ -136,9 +148,9 @@ export class ReplicaSession {
       case 'unsubscribed':
         return this.answered(message.id);
       case 'committed': {
-        const write = this.pending.get(message.id);
+        const request = this.pending.get(message.id);
         this.answered(message.id);
-        if (write?.kind === 'write') write.resolve(message.seq);
+        if (request?.kind === 'write') this.writes.resolve(request.write, message.seq);
         return;
       }
       case 'pong':
@@ -158,9 +170,7 @@ export class ReplicaSession {
     if (live.length > 0) this.subscribe(live, continued && !this.diverged);
     if (fresh.length > 0) this.subscribe(fresh, false);
     this.diverged = false;
-    const queued = this.queuedWrites;
-    this.queuedWrites = [];
-    for (const write of queued) this.sendWrite(write);
+    for (const write of this.writes.all()) this.sendWrite(write);
     if (this.pending.size === 0) this.transport.answered();
   }
 
@@ -242,7 +252,7 @@ export class ReplicaSession {
       return;
     }
     if (id !== null) this.answered(id);
-    if (request?.kind === 'write') request.reject(error);
+    if (request?.kind === 'write') this.writes.reject(request.write, error);
     else if (request?.kind === 'subscribe') for (const sub of request.subs) this.fail(sub, error);
   }
 
@@ -294,15 +304,15 @@ export class ReplicaSession {
     send();
   }
 
-  private sendWrite(write: Write): void {
+  private sendWrite(write: PendingWrite): void {
     const id = this.nextRequest;
-    const text = JSON.stringify({ type: 'write', id, ops: write.ops });
+    const text = JSON.stringify({ type: 'write', id, m: write.m, ack: this.writes.ack, ops: write.ops });
     // The server would close the connection on a message over its limit: refuse it here instead.
     if (text.length * 3 > this.maxMessageBytes && utf8Length(text) > this.maxMessageBytes) {
-      write.reject(new RxkvError(ErrorCode.VALUE_TOO_LARGE, `This write is larger than the server takes in one message (${this.maxMessageBytes} bytes): nothing was sent.`));
+      this.writes.reject(write, new RxkvError(ErrorCode.VALUE_TOO_LARGE, `This write is larger than the server takes in one message (${this.maxMessageBytes} bytes): nothing was sent.`));
       return;
     }
-    this.request(write, () => text);
+    this.request({ kind: 'write', write }, () => text);
   }
 
   private request(request: Request, build: (id: number) => object | string): void {
@@ -312,15 +322,9 @@ export class ReplicaSession {
     this.transport.send(typeof message === 'string' ? message : JSON.stringify(message));
   }
 
-  /** The connection is gone: writes in flight reject, subscriptions keep their positions to resume from. */
+  /** The connection is gone: writes wait for the next one, subscriptions keep their positions to resume from. */
   private lost(): void {
-    const pending = [...this.pending.values()];
     this.pending.clear();
-    for (const request of pending) {
-      if (request.kind === 'write') {
-        request.reject(new RxkvError(ErrorCode.CONNECTION_LOST, 'The connection dropped before the server acknowledged this write: it may or may not have been committed.'));
-      }
-    }
     for (const sub of this.subsByNumber.values()) {
       sub.unsync();
       if (sub.live) this.feed.resuming = true;
@@ -339,10 +343,8 @@ export class ReplicaSession {
       code === undefined
         ? new RxkvError(ErrorCode.CLIENT_CLOSED, 'This client was closed before the server acknowledged this write: it may or may not have been committed.')
         : new RxkvError(code, `The server refused this client: ${status.reason}.`);
-    const writes = [...this.pending.values(), ...this.queuedWrites].filter((request): request is Write => request.kind === 'write');
     this.pending.clear();
-    this.queuedWrites = [];
-    for (const write of writes) write.reject(error);
+    this.writes.rejectAll(error);
     const subs = [...this.subsByNumber.values()];
     this.subsByNumber.clear();
     for (const sub of subs) {

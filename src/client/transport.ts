@@ -77,6 +77,8 @@ export class Transport {
   constructor(
     private readonly url: string,
     private readonly options: TransportOptions,
+    /** Said in every hello: the server applies each write of this client once. */
+    private readonly client: string,
     private readonly WebSocket: WebSocketConstructor,
     private readonly events: TransportEvents,
   ) {}
@@ -175,7 +177,7 @@ export class Transport {
       return;
     }
     if (socket !== this.socket) return;
-    socket.send(JSON.stringify(value === undefined ? { type: 'hello', v: PROTOCOL_VERSION } : { type: 'hello', v: PROTOCOL_VERSION, token: value }));
+    socket.send(JSON.stringify({ type: 'hello', v: PROTOCOL_VERSION, ...(value === undefined ? {} : { token: value }), client: this.client }));
   }
 
   /** Checks the socket carries something every `heartbeat`: pings it when silent, gives it up when it stays so. */

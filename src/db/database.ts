@@ -122,6 +122,29 @@ export class Database {
     return table as unknown as Table<T>;
   }
 
+  /** @internal A table of rxkv's own (`#name`): never listed, never in `changes()`. */
+  internalTable<T = Json>(name: `#${string}`): Table<T> {
+    let table = this.tables.get(name);
+    if (table === undefined) {
+      table = new Table(this.engine, this.engine.internalTable(name));
+      this.tables.set(name, table);
+    }
+    return table as unknown as Table<T>;
+  }
+
+  /**
+   * @internal `transaction(fn)`, with `fallback` run in its place, at the same point of the commit
+   * order, when `fn` fails: its writes commit instead, and it resolves with what `fallback` returned.
+   */
+  transactOr<R, F>(fn: (tx: Transaction) => R, fallback: (tx: Transaction, error: unknown) => F): Promise<R | F> {
+    this.engine.checkOpen();
+    const engine = this.engine;
+    return engine.transact(
+      (writer) => fn(new Transaction(engine, writer)),
+      (writer, error) => fallback(new Transaction(engine, writer), error),
+    );
+  }
+
   /** @internal The table of that name if it exists (holds records or was used): a reader's look never creates one. */
   existingTable(name: string): Table<Json> | undefined {
     return this.engine.hasTable(name) ? this.table(name) : undefined;

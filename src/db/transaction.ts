@@ -30,6 +30,17 @@ export class Transaction {
     return this.writer.seq;
   }
 
+  /** @internal The seq this transaction commits with if it writes anything. */
+  get commitSeq(): number {
+    return this.writer.commitSeq;
+  }
+
+  /** @internal A table of rxkv's own (`#name`), for `rxkv/server`'s records: written with the transaction. */
+  internalTable<T = Json>(name: `#${string}`): TransactionTable<T> {
+    this.check();
+    return new TransactionTable<T>(this.engine.internalTable(name), this.writer, Number.POSITIVE_INFINITY, () => this.check());
+  }
+
   private check(): void {
     if (!this.writer.isOpen) fail(ErrorCode.INVALID_ARGUMENT, 'This transaction has ended: use its handle only inside the transaction function.');
   }

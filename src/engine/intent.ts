@@ -71,14 +71,28 @@ export class MultiWriteIntent extends Intent {
     resolve: (result: never) => void,
     reject: (error: unknown) => void,
     private readonly body: (writer: TableWriter) => unknown,
+    /**
+     * Runs in the body's place when the body fails, at the same point of the pipeline: its writes
+     * commit instead, and its result is the intent's (a record of the failure, say).
+     */
+    private readonly fallback?: (writer: TableWriter, error: unknown) => unknown,
   ) {
     super(resolve, reject);
   }
 
   apply(context: ApplyContext): readonly Mutation[] | null {
+    try {
+      return this.run(context, (writer) => this.body(writer));
+    } catch (error) {
+      if (this.fallback === undefined) throw error;
+      return this.run(context, (writer) => this.fallback!(writer, error));
+    }
+  }
+
+  private run(context: ApplyContext, body: (writer: TableWriter) => unknown): readonly Mutation[] | null {
     const writer = new LayerWriter(context);
     try {
-      this.result = this.body(writer);
+      this.result = body(writer);
     } finally {
       writer.close();
     }
@@ -91,6 +105,8 @@ export interface TableWriter {
   readonly isOpen: boolean;
   /** The seq the transaction commits with; when it has written nothing, the seq of the state it read. */
   readonly seq: number;
+  /** The seq the transaction commits with if it writes anything. */
+  readonly commitSeq: number;
   read(table: TableSource, key: string): Json | undefined;
   /** Returns the record it leaves; throws (and dooms the transaction) when the write fails. */
   write(table: TableSource, key: string, spec: WriteSpec, ifVersion: number | undefined): Json | undefined;
@@ -121,6 +137,10 @@ class LayerWriter implements TableWriter {
 
   get seq(): number {
     return this.touched.size > 0 ? this.context.seq : this.context.seq - 1;
+  }
+
+  get commitSeq(): number {
+    return this.context.seq;
   }
 
   read(table: TableSource, key: string): Json | undefined {

@@ -35,6 +35,10 @@ export async function openEngine(path: string, durability: Durability, maxValueB
   return new Engine(path, durability, maxValueBytes, storage, loaded, missing);
 }
 
+function isInternal(name: string): boolean {
+  return name.startsWith('#');
+}
+
 /** A new history id: 128 random bits, in hex. */
 function newHistory(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
@@ -108,13 +112,9 @@ export class Engine {
     return this.pipeline.errors$.asObservable();
   }
 
+  /** The state of a table (a checked name, or one loaded or recovered from storage), created (empty) on first use. */
   private state(name: string): TableState {
-    let state = this.states.get(name);
-    if (state === undefined) {
-      checkTableName(name);
-      state = this.register(new TableState(name, this.pipeline.seq));
-    }
-    return state;
+    return this.states.get(name) ?? this.register(new TableState(name, this.pipeline.seq));
   }
 
   private register(state: TableState): TableState {
@@ -127,18 +127,26 @@ export class Engine {
     if (this.closed) fail(ErrorCode.DATABASE_CLOSED, `The database at ${this.path} is closed: open it again to write.`);
   }
 
-  /** Whether a table holds records or was used since opening. */
+  /** Whether a table holds records or was used since opening (internal tables are not tables to readers). */
   hasTable(name: string): boolean {
-    return this.states.has(name);
+    return this.states.has(name) && !isInternal(name);
   }
 
   tableNames(): string[] {
-    return [...this.states.keys()];
+    return [...this.states.keys()].filter((name) => !isInternal(name));
+  }
+
+  /**
+   * A table of the package's own (its name starts with `#`, which no table name can): kept and
+   * committed like the others, never listed, never in `db.changes()`.
+   */
+  internalTable(name: `#${string}`): TableSource {
+    return this.states.get(name) ?? this.register(new TableState(name, this.pipeline.seq));
   }
 
   /** A table's source for its handles, the table created (empty) on first use. */
   table(name: string): TableSource {
-    return this.state(name);
+    return this.state(checkTableName(name));
   }
 
   /** Queues one write of one record; resolves with the record it leaves once durable. */
@@ -149,16 +157,19 @@ export class Engine {
     return promise;
   }
 
-  /** Queues writes committed atomically, made by `body` when their turn comes; resolves with what it returned. */
-  transact<R>(body: (writer: TableWriter) => R): Promise<R> {
-    return new Promise<R>((resolve, reject) => this.pipeline.submit(new MultiWriteIntent(resolve as (result: never) => void, reject, body)));
+  /**
+   * Queues writes committed atomically, made by `body` when their turn comes; resolves with what it
+   * returned. With `fallback`, a body that fails is replaced, at the same point, by `fallback`.
+   */
+  transact<R, F = never>(body: (writer: TableWriter) => R, fallback?: (writer: TableWriter, error: unknown) => F): Promise<R | F> {
+    return new Promise<R | F>((resolve, reject) => this.pipeline.submit(new MultiWriteIntent(resolve as (result: never) => void, reject, body, fallback)));
   }
 
   /** The changes of every table (see `Database.changes`), for a checked filter. */
   changes(filter: ChangeFilter): Observable<Change> {
     return this.pipeline.dispatcher.observe(filter, {
       seq: () => this.pipeline.seq,
-      changes: (checked) => initialChanges([...this.states.values()].sort((a, b) => (a.name < b.name ? -1 : 1)), checked),
+      changes: (checked) => initialChanges([...this.states.values()].filter((state) => !state.internal).sort((a, b) => (a.name < b.name ? -1 : 1)), checked),
     });
   }
 

@@ -66,7 +66,7 @@ export class Pipeline {
   private scheduled = false;
   private failure: RxkvError | null = null;
   private idle: (() => void)[] = [];
-  private readonly encode: (entry: Entry) => string;
+  private readonly encode: (entry: Entry, state: TableState) => string;
 
   constructor(
     private storage: Storage,
@@ -75,7 +75,8 @@ export class Pipeline {
   ) {
     this.seq = seq;
     this.appliedSeq = seq;
-    this.encode = (entry) => encodeEntry(entry, maxValueBytes);
+    // The package's own tables are bounded by their own rules, not by the user's largest record.
+    this.encode = (entry, state) => encodeEntry(entry, state.internal ? Number.POSITIVE_INFINITY : maxValueBytes);
   }
 
   submit(intent: Intent): void {
@@ -243,7 +244,7 @@ export class Pipeline {
       const mutation = mutations[i]!;
       const table = mutation.state.dispatcher;
       const forTable = table.wants(mutation.key);
-      const forDatabase = this.dispatcher.wants(mutation.key);
+      const forDatabase = !mutation.state.internal && this.dispatcher.wants(mutation.key);
       if (!forTable && !forDatabase) continue;
       const change = toChange(mutation, ts);
       if (forTable) table.deliver(change);

@@ -72,6 +72,8 @@ export class TableState implements TableSource {
   };
   /** Secondary indexes by name, maintained as commits are published. */
   readonly indexes = new Map<string, SecondaryIndex>();
+  /** A table of the package's own (`#name`): its changes never go to `db.changes()`. */
+  readonly internal: boolean;
   /** Where an index function's error goes: it never stops a commit. */
   onIndexError: (error: RxkvError) => void = () => undefined;
 
@@ -83,6 +85,7 @@ export class TableState implements TableSource {
   ) {
     this.entries = entries;
     this.keys = keys;
+    this.internal = name.startsWith('#');
     this.state$ = new StateSubject(new Snapshot(this, seq));
   }
 

@@ -31,8 +31,8 @@ export interface ApplyContext {
   readonly working: WorkingState;
   seq: number;
   readonly ts: number;
-  /** Encodes a record for storage; throws `VALUE_TOO_LARGE`. */
-  readonly encode: (entry: Entry) => string;
+  /** Encodes a record of a table for storage; throws `VALUE_TOO_LARGE`. */
+  readonly encode: (entry: Entry, state: TableState) => string;
 }
 
 const UNCHANGED = Symbol('unchanged');
@@ -64,7 +64,7 @@ export function applyWrite(
       : before === undefined
         ? new Entry(next, context.ts, context.ts, context.seq)
         : new Entry(next, before.created, context.ts, context.seq, before.createdText);
-  const encoded = after === undefined ? undefined : context.encode(after);
+  const encoded = after === undefined ? undefined : context.encode(after, state);
   context.working.write(state, key, after, context.seq);
   return new Mutation(state, key, before, after, encoded);
 }

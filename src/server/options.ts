@@ -58,6 +58,14 @@ export interface ServeOptions<P = unknown> {
    * record goes alone). Snapshots are sent page by page, in slices of the event loop.
    */
   snapshotPageBytes?: number;
+  /**
+   * The clients whose last writes are remembered, so that a write sent again after its reply was
+   * lost is never applied twice: at most `maxClients` of them (default 10,000; those heard from
+   * least recently are forgotten first) for at most `clientTtl` ms since their last write (default
+   * 30 days).
+   */
+  maxClients?: number;
+  clientTtl?: number;
 }
 
 export interface Settings<P = unknown> {
@@ -74,6 +82,8 @@ export interface Settings<P = unknown> {
   readonly logSize: number;
   readonly logBytes: number;
   readonly snapshotPageBytes: number;
+  readonly maxClients: number;
+  readonly clientTtl: number;
 }
 
 export function settings<P>(options: ServeOptions<P>): Settings<P> {
@@ -99,6 +109,8 @@ export function settings<P>(options: ServeOptions<P>): Settings<P> {
     logSize: count(options as Record<string, unknown>, 'logSize', 10_000, 0),
     logBytes: count(options as Record<string, unknown>, 'logBytes', 16 << 20, 0),
     snapshotPageBytes: count(options as Record<string, unknown>, 'snapshotPageBytes', 256 << 10, 1),
+    maxClients: count(options as Record<string, unknown>, 'maxClients', 10_000, 1),
+    clientTtl: count(options as Record<string, unknown>, 'clientTtl', 30 * 24 * 3600 * 1000, 1),
   };
 }
 

@@ -1,11 +1,12 @@
 import type { Database } from '../db/database.js';
-import type { TransactionTable } from '../db/transaction.js';
+import type { Transaction, TransactionTable } from '../db/transaction.js';
 import { ErrorCode, RxkvError } from '../errors.js';
 import type { Json } from '../json/types.js';
 import { selectedKeys } from '../model/filter.js';
 import { checkTableName } from '../model/keys.js';
 import { MAX_KEYS_PER_SUBSCRIPTION, type ClientMessage, type SubscriptionSpec, type WriteOp } from '../sync/protocol.js';
 import type { ChangeLog } from './change-log.js';
+import type { ClientLedger, Outcome } from './client-ledger.js';
 import type { Access, Settings } from './options.js';
 import type { Outbox } from './outbox.js';
 import { Route, type Receiver, type Routes } from './routes.js';
@@ -21,12 +22,15 @@ export interface Server {
   readonly settings: Settings;
   readonly routes: Routes;
   readonly log: ChangeLog;
+  readonly ledger: ClientLedger;
 }
 
 /** What the request handlers need of the session they answer for. */
 export interface Session extends Receiver {
   /** What `authenticate` returned for this client. */
   readonly principal: unknown;
+  /** The client id of its hello: its writes with mutation numbers are applied exactly once. */
+  readonly client: string | undefined;
   /** Whether the connection is still there: a request answered after it closed is dropped. */
   readonly open: boolean;
   readonly outbox: Outbox;
@@ -59,7 +63,7 @@ export class Requests {
         this.unsubscribe(request.id, request.subs);
         return undefined;
       case 'write':
-        return this.write(request.id, request.ops);
+        return this.write(request.id, request.ops, request.m, request.ack);
     }
   }
 
@@ -143,30 +147,41 @@ export class Requests {
     this.session.answered();
   }
 
-  private write(id: number, ops: readonly WriteOp[]): Promise<void> | undefined {
+  private write(id: number, ops: readonly WriteOp[], m: number | undefined, ack: number | undefined): Promise<void> | undefined {
+    const client = this.session.client;
+    if (m !== undefined && client === undefined) {
+      this.fail(id, ErrorCode.BAD_MESSAGE, 'write: "m" needs the client id of a hello with "client".');
+      return undefined;
+    }
     const verdicts = ops.map((op) => this.authorized({ action: 'write', table: op.table, key: op.key }));
     const finish = (allowed: readonly boolean[]): void => {
       if (!this.session.open) return;
       const refused = allowed.indexOf(false);
-      if (refused !== -1) {
-        const op = ops[refused]!;
-        this.fail(id, ErrorCode.FORBIDDEN, `Not authorized to write ${op.table}/${op.key}: nothing was written.`);
+      const refusal = refused === -1 ? null : new RxkvError(ErrorCode.FORBIDDEN, `Not authorized to write ${ops[refused]!.table}/${ops[refused]!.key}: nothing was written.`);
+      const apply = (tx: Transaction): void => {
+        for (const op of ops) applyOp(tx.table(op.table), op);
+      };
+      if (m === undefined && refusal !== null) {
+        this.error(id, refusal);
         return;
       }
-      let committed: Promise<number>;
+      let outcome: Promise<Outcome>;
       try {
-        committed = this.server.db.transaction((tx) => {
-          for (const op of ops) applyOp(tx.table(op.table), op);
-          return tx.seq;
-        });
+        if (m !== undefined) outcome = this.server.ledger.write(client!, m, ack, refusal, apply);
+        else {
+          outcome = this.server.db.transaction((tx) => {
+            apply(tx);
+            return { seq: tx.seq };
+          });
+        }
       } catch (error) {
         this.error(id, error); // the database is closed: refused at once
         return;
       }
-      committed.then(
-        (seq) => {
+      outcome.then(
+        (settled) => {
           if (!this.session.open) return;
-          this.session.outbox.message({ type: 'committed', id, seq });
+          this.session.outbox.message('seq' in settled ? { type: 'committed', id, seq: settled.seq } : { type: 'error', id, ...settled.error });
           this.session.answered();
         },
         (error: unknown) => this.error(id, error),

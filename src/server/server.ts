@@ -8,11 +8,15 @@ import type { Change } from '../model/change.js';
 import { ErrorCode, fail } from '../errors.js';
 import { CloseCode } from '../sync/protocol.js';
 import { ChangeLog } from './change-log.js';
+import { ClientLedger } from './client-ledger.js';
 import { Session, type Host } from './session.js';
 import { settings, type ServeOptions, type Settings } from './options.js';
 import { Routes } from './routes.js';
 import { Slicer } from './slicer.js';
 import { changeJson } from './wire.js';
+
+/** How often the entries of clients past their time to live are dropped. */
+const PRUNE_EVERY_MS = 3600_000;
 
 /** A running sync server. */
 export interface SyncServer {
@@ -49,12 +53,14 @@ class Server implements SyncServer, Host {
   readonly routes = new Routes();
   readonly slicer = new Slicer();
   readonly log: ChangeLog;
+  readonly ledger: ClientLedger;
   private readonly clients = new Set<Session>();
   /** The session of each client id. */
   private readonly byClient = new Map<string, Session>();
   private readonly sockets: WebSocketServer;
   private readonly feed: RxSubscription;
   private readonly heartbeat: ReturnType<typeof setInterval> | null;
+  private readonly pruning: ReturnType<typeof setInterval>;
   private readonly upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => this.onUpgrade(request, socket, head);
   /** The database's history when the log started: a change under another means it restarted. */
   private history: string;
@@ -73,6 +79,11 @@ class Server implements SyncServer, Host {
     http.on('upgrade', this.upgrade);
     this.heartbeat = settings.heartbeat > 0 ? setInterval(() => this.clients.forEach((client) => client.ping()), settings.heartbeat) : null;
     this.heartbeat?.unref();
+    this.ledger = new ClientLedger(db, settings.maxClients, settings.clientTtl, () => new Set(this.byClient.keys()));
+    const pruneExpired = (): void => void this.ledger.pruneExpired().catch(() => undefined);
+    pruneExpired();
+    this.pruning = setInterval(pruneExpired, PRUNE_EVERY_MS);
+    this.pruning.unref();
   }
 
   get port(): number {
@@ -102,6 +113,7 @@ class Server implements SyncServer, Host {
     this.http.off('upgrade', this.upgrade);
     this.feed.unsubscribe();
     if (this.heartbeat !== null) clearInterval(this.heartbeat);
+    clearInterval(this.pruning);
     for (const client of [...this.clients]) client.close(CloseCode.GOING_AWAY, 'server closing');
     await new Promise<void>((resolve) => this.sockets.close(() => resolve()));
     if (this.owned) {
