@@ -276,12 +276,13 @@ describe('sync: rxkv/server and rxkv/client over loopback', () => {
     let proxy: TcpProxy;
     afterEach(() => proxy.close());
 
-    for (const { name, logSize, replayed } of [
-      { name: 'replaying the missed changes from the log', logSize: 1000, replayed: true },
-      { name: 'with a fresh snapshot when the log no longer covers the gap', logSize: 2, replayed: false },
+    for (const { name, logSize, logIdle, replayed } of [
+      { name: 'replaying the missed changes from the log', logSize: 1000, logIdle: 30_000, replayed: true },
+      { name: 'with what changed since when the log no longer covers the gap', logSize: 2, logIdle: 30_000, replayed: false },
+      { name: 'with what changed since when the server stopped following changes, no client being connected', logSize: 1000, logIdle: 0, replayed: false },
     ]) {
       it(`should resume after a drop ${name}: no change lost, repeated or reordered`, async () => {
-        served = await startServer({ logSize });
+        served = await startServer({ logSize, logIdle });
         proxy = await TcpProxy.start(served.server.port);
         const remote = connect(`ws://127.0.0.1:${proxy.port}`);
         const server = served.db.table('todos');

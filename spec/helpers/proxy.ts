@@ -24,6 +24,8 @@ export class TcpProxy {
   private dead = false;
   private cut: ((text: string) => boolean) | null = null;
   private cutFirst: ((text: string) => boolean) | null = null;
+  /** Every byte the server sent through the proxy, on every connection. */
+  bytesFromServer = 0;
 
   private constructor(
     private readonly server: Server,
@@ -112,6 +114,7 @@ export class TcpProxy {
 
   private fromServer(pair: Pair, data: Buffer): void {
     if (this.dead) return;
+    this.bytesFromServer += data.length;
     pair.held = pair.held.length === 0 ? data : Buffer.concat([pair.held, data]);
     let at = 0;
     if (!pair.upgraded) {

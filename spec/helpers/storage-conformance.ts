@@ -55,6 +55,8 @@ export function describeStorage(backend: StorageBackend): void {
       expect(loaded.history).toBeUndefined();
       expect(loaded.tables.size).toBe(0);
       expect(loaded.commits).toEqual({ flushed: 0, markers: [], watermark: 0 });
+      expect(loaded.deletes.size).toBe(0);
+      expect(loaded.deletesFloor).toBeUndefined();
     });
 
     it('should call back once, without an error, for a batch it wrote', async () => {
@@ -123,6 +125,29 @@ export function describeStorage(backend: StorageBackend): void {
       expect(loaded.seq).toBe(3);
       expect([...loaded.tables.keys()]).toEqual(['t']);
       expect(loaded.tables.get('t')!.entries.get('a')!.value).toEqual({ v: 2 });
+    });
+
+    it('should keep the deletes recorded, and forget those it is told to with their floor', async () => {
+      let storage = await openStorage();
+      const first = storage.batch();
+      first.recordDelete('t', 'a', 3, 1003);
+      first.recordDelete('t', 'b\u0000c', 4, 1004);
+      first.recordDelete('u', 'a', 5, 1005);
+      first.mark(1, 5);
+      await write(first);
+      storage = await reopen(storage);
+      let loaded = await storage.load();
+      expect(loaded.deletesFloor).toBeUndefined();
+      expect([...loaded.deletes.get('t')!]).toEqual([['a', { seq: 3, ts: 1003 }], ['b\u0000c', { seq: 4, ts: 1004 }]]);
+      const second = storage.batch();
+      second.forgetDeletes([['t', 'a'], ['u', 'a']], 5);
+      second.recordDelete('t', 'a', 6, 1006); // deleted again after: the later write wins
+      second.mark(6, 6);
+      await write(second);
+      loaded = await (await reopen(storage)).load();
+      expect(loaded.deletesFloor).toBe(5);
+      expect([...loaded.deletes.keys()]).toEqual(['t']);
+      expect([...loaded.deletes.get('t')!]).toEqual([['a', { seq: 6, ts: 1006 }], ['b\u0000c', { seq: 4, ts: 1004 }]]);
     });
 
     it('should keep the history started last', async () => {

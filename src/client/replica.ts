@@ -185,14 +185,16 @@ export class TableReplica {
   }
 
   /**
-   * A subscription's records as of `seq`: they replace what the replica held in its range. Live
-   * observers see the difference as changes; the subscription's own become live.
+   * A subscription's records as of `seq`: they replace what the replica held in its range. With
+   * `removed` (a partial snapshot), they are only those changed since the subscription's position
+   * and `removed` the keys deleted since: the rest stands. Live observers see the difference as
+   * changes; the subscription's own become live.
    */
-  applySnapshot(sub: ServerSub, records: readonly (readonly [string, Json])[], seq: number): void {
+  applySnapshot(sub: ServerSub, records: readonly (readonly [string, Json])[], seq: number, removed?: readonly string[]): void {
     const incoming = new Map<string, Json>();
     for (const [key, value] of records) incoming.set(key, value);
     const ts = Date.now();
-    const gone = [...this.records.keys()].filter((key) => sub.covers(key) && !incoming.has(key));
+    const gone = (removed ?? [...this.records.keys()]).filter((key) => sub.covers(key) && this.records.has(key) && !incoming.has(key));
     for (const key of gone) this.replace(key, undefined, seq, ts);
     for (const [key, value] of incoming) {
       const previous = this.records.get(key);

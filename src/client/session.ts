@@ -133,7 +133,7 @@ export class ReplicaSession {
         this.maxMessageBytes = message.maxMessageBytes;
         return this.welcome(message.history);
       case 'snapshot':
-        return this.snapshotPage(message.sub, message.records, message.seq, message.last);
+        return this.snapshotPage(message.sub, message.records, message.seq, message.last, message.removed);
       case 'changes':
         return this.applyChanges(message.changes);
       case 'subscribed': {
@@ -174,8 +174,11 @@ export class ReplicaSession {
     if (this.pending.size === 0) this.transport.answered();
   }
 
-  /** A page of a subscription's snapshot: kept until the last one, then applied as a whole. */
-  private snapshotPage(number: number, records: readonly (readonly [string, Json])[], seq: number, last: boolean): void {
+  /**
+   * A page of a subscription's snapshot: kept until the last one, then applied as a whole (with
+   * `removed`, the last page of a partial one: only what changed since the position resumed from).
+   */
+  private snapshotPage(number: number, records: readonly (readonly [string, Json])[], seq: number, last: boolean, removed: readonly string[] | undefined): void {
     const sub = this.subsByNumber.get(number);
     if (sub === undefined) return; // dropped since it was asked for
     if (!last) {
@@ -185,7 +188,7 @@ export class ReplicaSession {
     }
     const all = sub.pages === null ? records : sub.pages.concat(records);
     sub.pages = null;
-    sub.table.applySnapshot(sub, all, seq);
+    sub.table.applySnapshot(sub, all, seq, removed);
     sub.sync(seq);
     this.reached(seq);
     sub.table.notifyApplied();

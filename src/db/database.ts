@@ -1,6 +1,7 @@
 import type { Observable } from 'rxjs';
 import { ErrorCode, fail, type RxkvError } from '../errors.js';
 import type { Json } from '../json/types.js';
+import type { DeleteRetention } from '../engine/delete-log.js';
 import { openEngine, type Durability, type Engine } from '../engine/lifecycle.js';
 import type { IndexDefinition } from '../engine/secondary-index.js';
 import type { Change } from '../model/change.js';
@@ -20,6 +21,12 @@ export interface OpenOptions {
   salvage?: boolean;
   /** The largest record, in bytes of JSON (default 16 MiB). */
   maxValueBytes?: number;
+  /**
+   * How long, and how much of, the recent deletes are kept beside the records (default 7 days,
+   * about 8 MiB of keys), so that a replica that comes back after a restart or a long absence is
+   * sent only what changed since its position. One older than what is kept takes a full snapshot.
+   */
+  keepDeletes?: { maxAge?: number; maxBytes?: number };
 }
 
 export interface TableOptions<T = Json> {
@@ -28,6 +35,20 @@ export interface TableOptions<T = Json> {
 }
 
 const DEFAULT_MAX_VALUE_BYTES = 16 * 1024 * 1024;
+const DEFAULT_DELETE_RETENTION: DeleteRetention = { maxAge: 7 * 24 * 3600 * 1000, maxBytes: 8 * 1024 * 1024 };
+
+function checkRetention(keep: OpenOptions['keepDeletes']): DeleteRetention {
+  if (keep === undefined) return DEFAULT_DELETE_RETENTION;
+  if (typeof keep !== 'object' || keep === null) fail(ErrorCode.INVALID_ARGUMENT, 'open({ keepDeletes }) takes { maxAge, maxBytes }.');
+  const retention = { ...DEFAULT_DELETE_RETENTION };
+  for (const name of ['maxAge', 'maxBytes'] as const) {
+    const value = keep[name];
+    if (value === undefined) continue;
+    if (!(Number.isSafeInteger(value) && value >= 0)) fail(ErrorCode.INVALID_ARGUMENT, `open({ keepDeletes: { ${name} } }) must be a non-negative integer, not ${describeValue(value)}.`);
+    retention[name] = value;
+  }
+  return retention;
+}
 
 /**
  * Opens (or creates) the database in directory `path`, loading every table into memory.
@@ -48,7 +69,7 @@ export async function open(path: string, options: OpenOptions = {}): Promise<Dat
     fail(ErrorCode.INVALID_ARGUMENT, `maxValueBytes must be a positive integer, not ${describeValue(maxValueBytes)}.`);
   }
   if (options.salvage !== undefined && typeof options.salvage !== 'boolean') fail(ErrorCode.INVALID_ARGUMENT, 'open({ salvage }) takes a boolean.');
-  return new Database(await openEngine(path, durability, maxValueBytes, options.salvage === true));
+  return new Database(await openEngine(path, durability, maxValueBytes, options.salvage === true, checkRetention(options.keepDeletes)));
 }
 
 /** A database: named tables of JSON records in one directory, one commit pipeline. */
@@ -143,6 +164,14 @@ export class Database {
       (writer) => fn(new Transaction(engine, writer)),
       (writer, error) => fallback(new Transaction(engine, writer), error),
     );
+  }
+
+  /**
+   * @internal For rxkv/server's resumes: the keys of `table` deleted after `since` (some may exist
+   * again), or undefined when the deletes after `since` are no longer all kept.
+   */
+  deletedSince(table: string, since: number): string[] | undefined {
+    return this.engine.deletedSince(table, since);
   }
 
   /** @internal The table of that name if it exists (holds records or was used): a reader's look never creates one. */

@@ -12,6 +12,7 @@ import { RocksStorage } from '../storage/rocksdb.js';
 import { MemoryStorage, type Loaded, type Storage } from '../storage/storage.js';
 import { initialChanges } from './initial.js';
 import { MultiWriteIntent, WriteIntent, captureResolvers, resolvers, type TableWriter } from './intent.js';
+import type { DeleteRetention } from './delete-log.js';
 import { Pipeline } from './pipeline.js';
 import { TableState, type TableSource } from './table-state.js';
 import type { WriteSpec } from './writes.js';
@@ -30,9 +31,9 @@ const WRITABLE_WAIT_MS = 5000;
  * Opens storage and loads it. Refuses with DATABASE_CORRUPTED when commits are missing, unless
  * salvaging: then keeps what is there, and the returned engine lists what was given up.
  */
-export async function openEngine(path: string, durability: Durability, maxValueBytes: number, salvage: boolean): Promise<Engine> {
+export async function openEngine(path: string, durability: Durability, maxValueBytes: number, salvage: boolean, retention: DeleteRetention): Promise<Engine> {
   const { storage, loaded, missing } = await load(path, durability, salvage);
-  return new Engine(path, durability, maxValueBytes, storage, loaded, missing);
+  return new Engine(path, durability, maxValueBytes, storage, loaded, missing, retention);
 }
 
 function isInternal(name: string): boolean {
@@ -88,8 +89,9 @@ export class Engine {
     loaded: Loaded,
     /** The seq ranges of commits found missing and given up when opened with `{ salvage: true }`. */
     readonly salvaged: readonly [number, number][],
+    retention: DeleteRetention,
   ) {
-    this.pipeline = new Pipeline(storage, loaded.seq, maxValueBytes);
+    this.pipeline = new Pipeline(storage, loaded, maxValueBytes, retention);
     this.history = loaded.history!;
     for (const [name, { entries, keys }] of loaded.tables) {
       this.register(TableState.loaded(name, loaded.seq, entries, keys));
@@ -163,6 +165,14 @@ export class Engine {
    */
   transact<R, F = never>(body: (writer: TableWriter) => R, fallback?: (writer: TableWriter, error: unknown) => F): Promise<R | F> {
     return new Promise<R | F>((resolve, reject) => this.pipeline.submit(new MultiWriteIntent(resolve as (result: never) => void, reject, body, fallback)));
+  }
+
+  /**
+   * The keys of `table` deleted after `since` (some may exist again), or undefined when the
+   * deletes after `since` are no longer all kept.
+   */
+  deletedSince(table: string, since: number): string[] | undefined {
+    return this.pipeline.deletes.deletedSince(table, since);
   }
 
   /** The changes of every table (see `Database.changes`), for a checked filter. */

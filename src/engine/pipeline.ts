@@ -8,6 +8,7 @@ import { Mutation, toChange } from './mutation.js';
 import { ChangeDispatcher } from './dispatch.js';
 import type { Intent } from './intent.js';
 import type { TableState } from './table-state.js';
+import { DeleteLog, type DeleteRetention } from './delete-log.js';
 import { BatchState } from './working-set.js';
 import type { ApplyContext } from './writes.js';
 
@@ -54,6 +55,8 @@ export class Pipeline {
   readonly dispatcher = new ChangeDispatcher();
   /** Background failures: a failed commit, an index function that threw. */
   readonly errors$ = new Subject<RxkvError>();
+  /** The recent deletes, for readers resuming from a seq. */
+  readonly deletes: DeleteLog;
   /** Errors met while a commit is published, reported once it is (never halfway through). */
   private deferred: RxkvError[] | null = null;
 
@@ -70,11 +73,13 @@ export class Pipeline {
 
   constructor(
     private storage: Storage,
-    seq: number,
+    loaded: Loaded,
     maxValueBytes: number,
+    retention: DeleteRetention,
   ) {
-    this.seq = seq;
-    this.appliedSeq = seq;
+    this.seq = loaded.seq;
+    this.appliedSeq = loaded.seq;
+    this.deletes = new DeleteLog(retention, loaded);
     // The package's own tables are bounded by their own rules, not by the user's largest record.
     this.encode = (entry, state) => encodeEntry(entry, state.internal ? Number.POSITIVE_INFINITY : maxValueBytes);
   }
@@ -146,24 +151,35 @@ export class Pipeline {
       seq += 1;
       writes ??= this.storage.batch();
       if (written instanceof Mutation) {
-        this.stage(writes, written, seq);
+        this.stage(writes, written, seq, ts);
         mutations.push(written);
       } else {
         for (let j = 0; j < written.length; j++) {
-          this.stage(writes, written[j]!, seq);
+          this.stage(writes, written[j]!, seq, ts);
           mutations.push(written[j]!);
         }
       }
     }
-    if (writes !== null) writes.mark(first, seq);
+    if (writes !== null) {
+      writes.mark(first, seq);
+      this.deletes.prune(ts, writes);
+    }
     this.appliedSeq = seq;
     return { intents, mutations, seq, ts, writes };
   }
 
-  private stage(writes: StorageBatch, mutation: Mutation, seq: number): void {
+  private stage(writes: StorageBatch, mutation: Mutation, seq: number, ts: number): void {
     mutation.seq = seq;
-    if (mutation.after === undefined) writes.del(mutation.state.name, mutation.key);
-    else writes.put(mutation.state.name, mutation.key, mutation.encoded!);
+    const { name } = mutation.state;
+    if (mutation.after === undefined) {
+      writes.del(name, mutation.key);
+      if (!mutation.state.internal) {
+        writes.recordDelete(name, mutation.key, seq, ts);
+        this.deletes.staged(name, mutation.key, seq, ts);
+      }
+    } else {
+      writes.put(name, mutation.key, mutation.encoded!);
+    }
     mutation.encoded = undefined; // handed over: let the string die young
   }
 

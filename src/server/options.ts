@@ -54,6 +54,12 @@ export interface ServeOptions<P = unknown> {
   logSize?: number;
   logBytes?: number;
   /**
+   * How long the log goes on following the database's changes once no client is connected, in ms
+   * (default 30 s). Past it a commit costs the server nothing, and a client that comes back is sent
+   * what changed since its position (the records changed, the keys deleted) instead of each change.
+   */
+  logIdle?: number;
+  /**
    * About how many bytes of records one `snapshot` message carries (default 256 KiB; a larger
    * record goes alone). Snapshots are sent page by page, in slices of the event loop.
    */
@@ -81,6 +87,7 @@ export interface Settings<P = unknown> {
   readonly helloTimeout: number;
   readonly logSize: number;
   readonly logBytes: number;
+  readonly logIdle: number;
   readonly snapshotPageBytes: number;
   readonly maxClients: number;
   readonly clientTtl: number;
@@ -108,6 +115,7 @@ export function settings<P>(options: ServeOptions<P>): Settings<P> {
     helloTimeout: count(options as Record<string, unknown>, 'helloTimeout', 10_000, 1),
     logSize: count(options as Record<string, unknown>, 'logSize', 10_000, 0),
     logBytes: count(options as Record<string, unknown>, 'logBytes', 16 << 20, 0),
+    logIdle: count(options as Record<string, unknown>, 'logIdle', 30_000, 0),
     snapshotPageBytes: count(options as Record<string, unknown>, 'snapshotPageBytes', 256 << 10, 1),
     maxClients: count(options as Record<string, unknown>, 'maxClients', 10_000, 1),
     clientTtl: count(options as Record<string, unknown>, 'clientTtl', 30 * 24 * 3600 * 1000, 1),

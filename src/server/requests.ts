@@ -1,8 +1,9 @@
 import type { Database } from '../db/database.js';
+import type { Table } from '../db/table.js';
 import type { Transaction, TransactionTable } from '../db/transaction.js';
 import { ErrorCode, RxkvError } from '../errors.js';
 import type { Json } from '../json/types.js';
-import { selectedKeys } from '../model/filter.js';
+import { covers, selectedKeys } from '../model/filter.js';
 import { checkTableName } from '../model/keys.js';
 import { MAX_KEYS_PER_SUBSCRIPTION, type ClientMessage, type SubscriptionSpec, type WriteOp } from '../sync/protocol.js';
 import type { ChangeLog } from './change-log.js';
@@ -120,7 +121,7 @@ export class Requests {
         outbox.message({ type: 'error', id, sub: spec.sub, code: ErrorCode.FORBIDDEN, message: `Not authorized to read ${describeSpec(spec)}.` });
         return;
       }
-      if (replay === undefined) outbox.snapshot(new SnapshotPages(spec.sub, db.seq, records(db, spec), settings.snapshotPageBytes));
+      if (replay === undefined) outbox.snapshot(snapshotPages(db, spec, since, settings.snapshotPageBytes));
       live.push(new Route(this.session, spec));
     });
     if (replay !== undefined) {
@@ -248,14 +249,27 @@ function readAccess(spec: SubscriptionSpec): Access[] {
   return [{ action: 'read', table }];
 }
 
-/** The records a subscription covers, as of now: read off the table's snapshot, as they are paged out. */
-function* records(db: Database, spec: SubscriptionSpec): Generator<readonly [string, Json]> {
+/**
+ * A subscription's snapshot, as of now: whole, or, for a position the database can still tell
+ * changes from (the deletes since are kept), only what changed since: the records of a version
+ * above it, and the keys deleted since.
+ */
+function snapshotPages(db: Database, spec: SubscriptionSpec, since: number | undefined, pageBytes: number): SnapshotPages {
   const table = db.existingTable(spec.table);
-  if (table === undefined) return;
-  const snapshot = table.snapshot();
+  const snapshot = table?.snapshot();
+  const deleted = since === undefined || since > db.seq ? undefined : db.deletedSince(spec.table, since);
+  if (deleted === undefined) return new SnapshotPages(spec.sub, db.seq, records(snapshot, spec, 0), pageBytes);
+  const keys = spec.keys === undefined ? undefined : new Set(spec.keys);
+  const removed = deleted.filter((key) => covers(spec, keys, key) && snapshot?.has(key) !== true);
+  return new SnapshotPages(spec.sub, db.seq, records(snapshot, spec, since!), pageBytes, removed);
+}
+
+/** The records a subscription covers of a version above `since`, read off the table's snapshot as they are paged out. */
+function* records(snapshot: ReturnType<Table['snapshot']> | undefined, spec: SubscriptionSpec, since: number): Generator<readonly [string, Json]> {
+  if (snapshot === undefined) return;
   for (const key of selectedKeys(spec, snapshot)) {
     const value = snapshot.get(key);
-    if (value !== undefined) yield [key, value];
+    if (value !== undefined && (since === 0 || snapshot.meta(key)!.version > since)) yield [key, value];
   }
 }
 

@@ -58,7 +58,14 @@ class Server implements SyncServer, Host {
   /** The session of each client id. */
   private readonly byClient = new Map<string, Session>();
   private readonly sockets: WebSocketServer;
-  private readonly feed: RxSubscription;
+  /**
+   * The database's changes, followed only while a client is connected (and `logIdle` after): with
+   * none, a commit costs the server nothing (a client that comes back later resumes from the
+   * database's record versions and kept deletes instead of the log).
+   */
+  private feed: RxSubscription | null = null;
+  /** While no client is connected: the timer that stops following (see `logIdle`). */
+  private idle: ReturnType<typeof setTimeout> | null = null;
   private readonly heartbeat: ReturnType<typeof setInterval> | null;
   private readonly pruning: ReturnType<typeof setInterval>;
   private readonly upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => this.onUpgrade(request, socket, head);
@@ -75,7 +82,6 @@ class Server implements SyncServer, Host {
     this.history = db.history;
     this.log = new ChangeLog(settings.logSize, settings.logBytes, db.seq);
     this.sockets = new WebSocketServer({ noServer: true, maxPayload: settings.maxMessageBytes, perMessageDeflate: false });
-    this.feed = db.changes().subscribe((change) => this.publish(change));
     http.on('upgrade', this.upgrade);
     this.heartbeat = settings.heartbeat > 0 ? setInterval(() => this.clients.forEach((client) => client.ping()), settings.heartbeat) : null;
     this.heartbeat?.unref();
@@ -102,6 +108,11 @@ class Server implements SyncServer, Host {
 
   closed(session: Session): void {
     this.clients.delete(session);
+    if (this.clients.size === 0 && this.closing === null) {
+      // Kept a while: a client back soon (a reload, a dropped connection) is replayed what it missed.
+      this.idle = setTimeout(() => this.unfollow(), this.settings.logIdle);
+      this.idle.unref();
+    }
     if (session.client !== undefined && this.byClient.get(session.client) === session) this.byClient.delete(session.client);
   }
 
@@ -111,7 +122,7 @@ class Server implements SyncServer, Host {
 
   private async shutDown(): Promise<void> {
     this.http.off('upgrade', this.upgrade);
-    this.feed.unsubscribe();
+    this.unfollow();
     if (this.heartbeat !== null) clearInterval(this.heartbeat);
     clearInterval(this.pruning);
     for (const client of [...this.clients]) client.close(CloseCode.GOING_AWAY, 'server closing');
@@ -122,6 +133,20 @@ class Server implements SyncServer, Host {
         this.http.closeAllConnections?.();
       });
     }
+  }
+
+  /** Starts following the database's changes: the log covers what comes from now on. */
+  private follow(): void {
+    this.history = this.db.history;
+    this.log.reset(this.db.seq);
+    this.feed = this.db.changes().subscribe((change) => this.publish(change));
+  }
+
+  private unfollow(): void {
+    if (this.idle !== null) clearTimeout(this.idle);
+    this.idle = null;
+    this.feed?.unsubscribe();
+    this.feed = null;
   }
 
   private publish(change: Change): void {
@@ -159,6 +184,9 @@ class Server implements SyncServer, Host {
         webSocket.close(CloseCode.GOING_AWAY, 'server closing');
         return;
       }
+      if (this.idle !== null) clearTimeout(this.idle);
+      this.idle = null;
+      if (this.feed === null) this.follow();
       this.clients.add(new Session(webSocket, request, this));
     });
   }

@@ -15,6 +15,11 @@ export class SnapshotPages {
     private readonly seq: number,
     private readonly records: Iterator<readonly [string, Json]>,
     private readonly pageBytes: number,
+    /**
+     * With a resume from durable state: the records are only those changed since the client's
+     * position, and these the keys deleted since (sent with the last page).
+     */
+    private readonly removed?: readonly string[],
   ) {
     this.ahead = records.next();
   }
@@ -33,6 +38,7 @@ export class SnapshotPages {
       bytes += json.length;
       this.ahead = this.records.next();
     }
-    return `{"type":"snapshot","sub":${this.sub},"seq":${this.seq},"records":[${parts.join(',')}],"last":${this.done}}`;
+    const partial = this.removed === undefined ? '' : this.done ? `,"partial":true,"removed":${JSON.stringify(this.removed)}` : ',"partial":true';
+    return `{"type":"snapshot","sub":${this.sub},"seq":${this.seq},"records":[${parts.join(',')}],"last":${this.done}${partial}}`;
   }
 }

@@ -8,6 +8,8 @@ import type { Json } from '../json/types.js';
  *   'r' + table + '\0' + key  ->  '[version,created,updated,' + JSON of the value + ']'
  *   'mseq'                    ->  the seq of the last commit, in decimal
  *   'mhistory'                ->  the history id (see Storage.startHistory)
+ *   't' + table + '\0' + key  ->  'seq,ts' of the record's last delete, while kept (see DeleteRecord)
+ *   'mdeletes'                ->  the seq up to which deletes are no longer kept, in decimal
  * Table names never contain '\0', so each table is one contiguous key range in key order.
  */
 export const RECORD_PREFIX = 'r';
@@ -15,8 +17,16 @@ export const RECORDS_END = 's';
 export const SEQ_KEY = 'mseq';
 export const HISTORY_KEY = 'mhistory';
 
+export const DELETE_PREFIX = 't';
+export const DELETES_END = 'u';
+export const DELETES_FLOOR_KEY = 'mdeletes';
+
 export function recordKey(table: string, key: string): string {
   return RECORD_PREFIX + table + '\u0000' + key;
+}
+
+export function deleteKey(table: string, key: string): string {
+  return DELETE_PREFIX + table + '\u0000' + key;
 }
 
 /** Encodes a record; throws `VALUE_TOO_LARGE` when its JSON exceeds `maxBytes` of UTF-8. */

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { mkdir } from 'node:fs/promises';
 import type { Entry } from '../model/record.js';
 import { ErrorCode, RxkvError } from '../errors.js';
-import { HISTORY_KEY, RECORD_PREFIX, RECORDS_END, SEQ_KEY, decodeEntry, recordKey } from './codec.js';
+import { DELETE_PREFIX, DELETES_END, DELETES_FLOOR_KEY, HISTORY_KEY, RECORD_PREFIX, RECORDS_END, SEQ_KEY, decodeEntry, deleteKey, recordKey } from './codec.js';
 import { FLUSHED_KEY, MARKER_PREFIX, MARKERS_END, markerKey } from './commit-log.js';
 import { readWatermark, Watermark } from './watermark.js';
 import type { Loaded, Storage, StorageBatch } from './storage.js';
@@ -155,6 +155,16 @@ export class RocksStorage implements Storage {
       table.entries.set(own, decodeEntry(value));
     });
     if (unsorted) for (const { keys } of tables.values()) keys.sort();
+    const deletes: Loaded['deletes'] = new Map();
+    await this.scan(DELETE_PREFIX, DELETES_END, (key, value) => {
+      const end = key.indexOf('\u0000');
+      const name = key.slice(1, end);
+      let table = deletes.get(name);
+      if (table === undefined) deletes.set(name, (table = new Map()));
+      const comma = value.indexOf(',');
+      table.set(key.slice(end + 1), { seq: Number(value.slice(0, comma)), ts: Number(value.slice(comma + 1)) });
+    });
+    const floorText = await this.get(DELETES_FLOOR_KEY);
     const markers: [number, number][] = [];
     await this.scan(MARKER_PREFIX, MARKERS_END, (key, value) => markers.push([Number(value), Number(key.slice(1))]));
     const seq = Number((await this.get(SEQ_KEY)) ?? 0);
@@ -162,7 +172,7 @@ export class RocksStorage implements Storage {
     const flushedText = await this.get(FLUSHED_KEY);
     const flushed = flushedText === undefined ? (seq === 0 ? 0 : null) : Number(flushedText);
     const watermark = this.watermark === null ? 0 : await readWatermark(this.path);
-    return { seq, history, tables, commits: { flushed, markers, watermark } };
+    return { seq, history, tables, commits: { flushed, markers, watermark }, deletes, deletesFloor: floorText === undefined ? undefined : Number(floorText) };
   }
 
   async close(): Promise<void> {
@@ -249,6 +259,15 @@ class RocksBatch implements StorageBatch {
   mark(first: number, last: number): void {
     binding.batch_put(this.native, markerKey(last), String(first));
     binding.batch_put(this.native, SEQ_KEY, String(last));
+  }
+
+  recordDelete(table: string, key: string, seq: number, ts: number): void {
+    binding.batch_put(this.native, deleteKey(table, key), seq + ',' + ts);
+  }
+
+  forgetDeletes(deletes: readonly (readonly [string, string])[], floor: number): void {
+    for (const [table, key] of deletes) binding.batch_del(this.native, deleteKey(table, key));
+    binding.batch_put(this.native, DELETES_FLOOR_KEY, String(floor));
   }
 
   write(done: (error: Error | null) => void): void {

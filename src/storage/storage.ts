@@ -8,6 +8,10 @@ export interface Loaded {
   history: string | undefined;
   tables: Map<string, { entries: Map<string, Entry>; keys: string[] }>;
   commits: CommitRecord;
+  /** The deletes kept, by table and key: the seq and time of each record's last delete. */
+  deletes: Map<string, Map<string, { seq: number; ts: number }>>;
+  /** Deletes up to this seq are no longer kept (undefined: the store never kept any). */
+  deletesFloor: number | undefined;
 }
 
 /**
@@ -20,6 +24,10 @@ export interface StorageBatch {
   del(table: string, key: string): void;
   /** Records that this batch holds the commits of seqs first..last (the commit record). */
   mark(first: number, last: number): void;
+  /** Keeps the delete of a record, by commit `seq` at time `ts`: what readers resuming from an older seq are told. */
+  recordDelete(table: string, key: string, seq: number, ts: number): void;
+  /** Stops keeping these deletes: deletes up to `floor` are no longer kept. */
+  forgetDeletes(deletes: readonly (readonly [table: string, key: string])[], floor: number): void;
   write(done: (error: Error | null) => void): void;
 }
 
@@ -51,7 +59,7 @@ export interface Storage {
 /** `durability: 'memory'`: nothing is persisted; a commit completes at once. */
 export class MemoryStorage implements Storage {
   async load(): Promise<Loaded> {
-    return { seq: 0, history: undefined, tables: new Map(), commits: { flushed: 0, markers: [], watermark: 0 } };
+    return { seq: 0, history: undefined, tables: new Map(), commits: { flushed: 0, markers: [], watermark: 0 }, deletes: new Map(), deletesFloor: undefined };
   }
 
   batch(): StorageBatch {
@@ -73,6 +81,8 @@ const NOTHING_TO_WRITE: StorageBatch = {
   put() {},
   del() {},
   mark() {},
+  recordDelete() {},
+  forgetDeletes() {},
   write(done) {
     done(null);
   },
