@@ -1,7 +1,8 @@
 import type { Change, ChangeFilter, RemoteDatabase } from 'rxkv/client';
-import type { Json } from 'rxkv';
+import { open, type Json } from 'rxkv';
+import { serve } from 'rxkv/server';
 import { Random } from './helpers/random.js';
-import { removeTempDirs } from './helpers/temp.js';
+import { removeTempDirs, tempDir } from './helpers/temp.js';
 import { TcpProxy } from './helpers/proxy.js';
 import { client, eventually, startServer, stopServer, type Served } from './helpers/sync.js';
 
@@ -34,6 +35,11 @@ class Stream {
     else this.folded.set(change.key, change.value);
   }
 
+  /** Another database was swapped in: its seqs are another history's, which may be lower. */
+  historyChanged(): void {
+    this.lastSeq = 0;
+  }
+
   covers(key: string): boolean {
     const { key: one, keys, prefix } = this.filter;
     return (one === undefined || key === one) && (keys === undefined || keys.includes(key)) && (prefix === undefined || key.startsWith(prefix));
@@ -62,11 +68,29 @@ describe('sync convergence: seeded writes from the server and from clients, with
     removeTempDirs();
   });
 
-  it(`should leave every replica and every change stream equal to the server, over ${SEEDS} seeds`, async () => {
+  /**
+   * Stops the server and its database, and serves on the same port either the same database
+   * reopened (a restart: clients resume from what it kept) or another one (a swap: another
+   * history, which clients must take whole).
+   */
+  async function replaceServer(how: 'restart' | 'swap', logSize: number): Promise<void> {
+    const { dir, server } = served!;
+    const port = server.port;
+    await server.close();
+    await served!.db.close();
+    const next = how === 'restart' ? dir : tempDir();
+    const db = await open(next);
+    served = { db, dir: next, server: await serve(db, { port, logSize }), url: `ws://127.0.0.1:${port}` };
+  }
+
+  it(`should leave every replica and every change stream equal to the server, over ${SEEDS} seeds, through drops, restarts and a database swapped in`, async () => {
+    let restarts = 0;
+    let swaps = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
       const random = new Random(seed);
-      // A small log sometimes, so that some resumes replay and others take fresh snapshots.
-      served = await startServer({ logSize: random.pick([8, 64, 10_000]) });
+      // A small log sometimes, so that some resumes replay and others take what changed since.
+      const logSize = random.pick([8, 64, 10_000]);
+      served = await startServer({ logSize });
       proxy = await TcpProxy.start(served.server.port);
       const url = `ws://127.0.0.1:${proxy.port}`;
       const streams: { remote: RemoteDatabase; stream: Stream }[] = [];
@@ -91,9 +115,16 @@ describe('sync convergence: seeded writes from the server and from clients, with
         const target = writer === served.db ? served.db.table(table) : (writer as RemoteDatabase).table(table);
         const op = random.next();
         const write = op < 0.15 ? target.delete(key) : op < 0.3 ? target.put(key, { n: step }) : target.merge(key, randomPatch(random, step) as never);
-        writes.push(write.catch(() => undefined)); // a client write cut off by a drop may or may not have committed
+        writes.push(write.catch(() => undefined)); // a client's write to a database swapped out goes to the one swapped in
         if (random.chance(0.03)) proxy.drop();
         if (random.chance(0.1)) await new Promise((resolve) => setTimeout(resolve, random.int(3)));
+        if (random.chance(0.01)) {
+          const how = random.chance(0.3) ? 'swap' : 'restart';
+          if (how === 'swap') swaps++;
+          else restarts++;
+          await replaceServer(how, logSize);
+          if (how === 'swap') for (const { stream } of streams) stream.historyChanged();
+        }
       }
       await Promise.all(writes);
 
@@ -119,6 +150,9 @@ describe('sync convergence: seeded writes from the server and from clients, with
       await stopServer(served);
       served = undefined;
     }
+    console.log(`\n[convergence] ${SEEDS} seeds: ${restarts} server restarts, ${swaps} databases swapped in`);
+    expect(restarts).toBeGreaterThan(0);
+    expect(swaps).toBeGreaterThan(0);
   }, 180_000);
 
   describe('cut at every message of a subscribe exchange', () => {
