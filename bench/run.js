@@ -277,6 +277,48 @@ const started = performance.now();
   });
 }
 
+{
+  // W7b: what serving costs a database with no client connected.
+  const w7b = await repeat('W7b', (rep) =>
+    both(
+      rep,
+      () => child('rxkv-sync', 'W7', { dir: freshDir(), clients: false }),
+      () => child('rxkv-sync', 'W7', { dir: freshDir(), clients: false, served: false }),
+    ),
+  );
+  record('W7b', {
+    description: `${SIZES.W7_OPS} durable merges, up to ${SIZES.W1_WINDOW} in flight, on a served database with no client connected`,
+    rxkv: median(w7b.map(([r]) => r.opsPerSec)),
+    baseline: median(w7b.map(([, b]) => b.opsPerSec)),
+    baselineName: 'the same database, not served',
+    ratio: median(w7b.map(([r, b]) => r.opsPerSec / b.opsPerSec)),
+    unit: 'ops/s',
+    target: '>= 0.8',
+    extra: { cpuMicrosPerOp: { rxkv: median(w7b.map(([r]) => r.cpuMicrosPerOp)), baseline: median(w7b.map(([, b]) => b.cpuMicrosPerOp)) } },
+  });
+}
+
+{
+  // W8: a server restart, its replicas resumed against the same replicas taking snapshots.
+  const w8 = await repeat('W8', (rep) =>
+    both(
+      rep,
+      () => child('rxkv-sync', 'W8', { dir: freshDir(), snapshots: false }),
+      () => child('rxkv-sync', 'W8', { dir: freshDir(), snapshots: true }),
+    ),
+  );
+  record('W8', {
+    description: `resume ${SIZES.SYNC_CLIENTS} replicas of ${SIZES.W8_RECORDS} records after a server restart with ${SIZES.W8_CHANGES + 1} changes: bytes sent`,
+    rxkv: median(w8.map(([r]) => r.bytes)),
+    baseline: median(w8.map(([, b]) => b.bytes)),
+    baselineName: 'the same replicas taking snapshots',
+    ratio: median(w8.map(([r, b]) => r.bytes / b.bytes)),
+    unit: 'B',
+    target: '<= 0.1',
+    extra: { ms: { rxkv: median(w8.map(([r]) => r.ms)), baseline: median(w8.map(([, b]) => b.ms)) } },
+  });
+}
+
 rmSync(root, { recursive: true, force: true });
 
 // ---- report ----
@@ -292,12 +334,13 @@ lines.push(`rxkv benchmark: ${REPS} repetitions, medians; node ${process.version
 lines.push('');
 lines.push('| id | workload | rxkv | baseline | ratio | target | met |');
 lines.push('|---|---|---|---|---|---|---|');
-const ORDER = ['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W6', 'W7'];
+const ORDER = ['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W6', 'W7', 'W7b', 'W8'];
 const ordered = ORDER.map((id) => [id, workloads[id]]);
 for (const [id, w] of ordered) {
-  const baseline = w.baseline === null ? w.baselineName ?? '-' : `${format(w.baseline, w.unit)} (${w.baselineName})`;
+  const took = (ms) => (id === 'W8' ? ` in ${Math.round(ms)} ms` : '');
+  const baseline = w.baseline === null ? w.baselineName ?? '-' : `${format(w.baseline, w.unit)}${took(w.ms?.baseline)} (${w.baselineName})`;
   const ratio = w.ratio === null ? '-' : w.ratio.toFixed(2);
-  const figure = id === 'W6' ? `${format(w.rxkv, w.unit)}; ${format(w.p50Ms, 'ms (p50)')}` : format(w.rxkv, w.unit);
+  const figure = id === 'W6' ? `${format(w.rxkv, w.unit)}; ${format(w.p50Ms, 'ms (p50)')}` : `${format(w.rxkv, w.unit)}${took(w.ms?.rxkv)}`;
   lines.push(`| ${id} | ${w.description ?? w.note} | ${figure} | ${baseline} | ${ratio} | ${w.target} | ${w.met ? 'yes' : 'no'} |`);
 }
 console.log(lines.join('\n'));

@@ -118,4 +118,6 @@ export const SIZES = {
   W6_INTERVAL_MS: env('W6_INTERVAL_MS', 5),
   W6_KEYS: env('W6_KEYS', 100),
   W7_OPS: env('W7_OPS', 50000),
+  W8_RECORDS: env('W8_RECORDS', 10000),
+  W8_CHANGES: env('W8_CHANGES', 20),
 };

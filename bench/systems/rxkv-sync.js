@@ -10,6 +10,7 @@
 //   server  -> clients { type: 'close' }                 close every replica, leave; RESULT on stdout
 // Times are `performance.timeOrigin + performance.now()`: one machine clock in every process.
 import { fork } from 'node:child_process';
+import { createServer } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,7 +55,7 @@ function layout(clients, keySpace, seed) {
  * records, for every published change, its publication time (by seq), the last seq of its key
  * and how many replicas should receive it. Subscribed before `serve`, so it runs before routing.
  */
-async function setUp(dir, subscriptions, keys) {
+async function setUp(dir, subscriptions, keys, served = true) {
   const db = await open(dir);
   const table = db.table(TABLE);
   await db.transaction((tx) => {
@@ -75,23 +76,23 @@ async function setUp(dir, subscriptions, keys) {
     feed.seq = change.seq;
     feed.expected += whole + (coverage.get(change.key) ?? 0);
   });
-  const server = await serve(db, { port: 0 });
+  const server = served ? await serve(db, { port: 0 }) : null;
   return { db, table, server, feed, subscription };
 }
 
 async function tearDown({ db, server, subscription }) {
-  await server.close();
+  await server?.close();
   subscription.unsubscribe();
   await db.close();
 }
 
 /** Forks the client children, spreading the replicas over `SIZES.SYNC_PROCS` processes. */
-function startClients(port, subscriptions, records, recordSamples) {
+function startClients(port, subscriptions, records, recordSamples, reconnect) {
   const procs = Math.max(1, Math.min(SIZES.SYNC_PROCS, subscriptions.length));
   const groups = Array.from({ length: procs }, () => []);
   subscriptions.forEach((keys, c) => groups[c % procs].push(c));
   return groups.map((members) => {
-    const args = { port, records, recordSamples, clients: members.map((c) => ({ id: c, keys: subscriptions[c] })) };
+    const args = { port, records, recordSamples, reconnect, clients: members.map((c) => ({ id: c, keys: subscriptions[c] })) };
     const proc = fork(CHILD, ['rxkv-sync', 'clients', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
     let stdout = '';
     proc.stdout.setEncoding('utf8').on('data', (text) => (stdout += text));
@@ -175,8 +176,8 @@ async function stopClients(children) {
 }
 
 /** Starts the client children and waits until every replica is live; kills them if that fails. */
-async function connectClients(server, subscriptions, records, recordSamples) {
-  const children = startClients(server.port, subscriptions, records, recordSamples);
+async function connectClients(server, subscriptions, records, recordSamples, reconnect) {
+  const children = startClients(server.port, subscriptions, records, recordSamples, reconnect);
   try {
     await Promise.all(children.map((child) => receive(child, 'ready', READY_TIMEOUT)));
     if (server.connections !== subscriptions.length) throw new Error(`${server.connections} of ${subscriptions.length} clients connected`);
@@ -252,12 +253,13 @@ export async function W6({ dir }) {
  * W7: W7_OPS durable merges issued by the server process on its own database, up to W1_WINDOW in
  * flight (as W1p), with SYNC_CLIENTS replicas subscribed (`clients: true`) or none. With clients,
  * the run goes on until every replica received everything it subscribed to: the figure is the
- * merges' own rate (last one durable), the drained rate is reported beside it.
+ * merges' own rate (last one durable), the drained rate is reported beside it. With `served:
+ * false` (W7b's baseline), the same database and merges without a server at all.
  */
-export async function W7({ dir, clients }) {
+export async function W7({ dir, clients, served = true }) {
   const subscriptions = layout(SIZES.SYNC_CLIENTS, SIZES.W1_KEYS, 7);
   const keys = [...new Set([keyOf(0), ...subscriptions.flatMap((keys) => keys ?? [])])].sort();
-  const setup = await setUp(dir, clients ? subscriptions : [], keys);
+  const setup = await setUp(dir, clients ? subscriptions : [], keys, served);
   const { table, server, feed } = setup;
   const connected = clients ? await connectClients(server, subscriptions, keys.length, false) : { children: [], offsets: [] };
   const { children } = connected;
@@ -307,7 +309,7 @@ export async function W7({ dir, clients }) {
  * table) `changes()`, both with `initial: true`; live once the initial records are in. Answers
  * the server's messages (see the top of this file), then closes every replica and returns.
  */
-export async function clients({ port, records, recordSamples, clients: members }) {
+export async function clients({ port, records, recordSamples, reconnect, clients: members }) {
   const { connect } = await import('rxkv/client');
   let closing = false;
   // If the server child dies, leave rather than linger with open sockets.
@@ -320,7 +322,7 @@ export async function clients({ port, records, recordSamples, clients: members }
   let drainReply = null;
   const samples = recordSamples ? [] : null;
   const replicas = members.map(({ id, keys }) => {
-    const remote = connect(`ws://127.0.0.1:${port}`);
+    const remote = connect(`ws://127.0.0.1:${port}`, reconnect === undefined ? {} : { reconnect });
     const replica = { id, remote, initial: 0, need: keys === null ? records : keys.length, deliveries: 0, maxSeq: 0, target: Infinity, reconnects: 0 };
     let wasOpen = false;
     remote.status$.subscribe(({ state }) => {
@@ -387,6 +389,16 @@ export async function clients({ port, records, recordSamples, clients: members }
             });
           if (undrained === 0) finish();
           return;
+        case 'resume': {
+          // Every replica connected again and shows the database as of `target` (or later).
+          const check = setInterval(() => {
+            if (replicas.every(({ remote }) => remote.status.state === 'open' && remote.seq >= message.target)) {
+              clearInterval(check);
+              process.send({ type: 'resumed' });
+            }
+          }, 1);
+          return;
+        }
         case 'close':
           closing = true;
           resolve();
@@ -399,4 +411,65 @@ export async function clients({ port, records, recordSamples, clients: members }
   process.removeAllListeners('message');
   process.disconnect();
   return { replicas: replicas.length, deliveries: replicas.reduce((sum, r) => sum + r.deliveries, 0) };
+}
+
+/**
+ * W8: SYNC_CLIENTS replicas of a table of W8_RECORDS records, the server restarted with
+ * W8_CHANGES changes made while it was down (merges, and one delete). The figures: the time from
+ * the new server's start until every replica shows the database again, and the bytes the new
+ * server sent. With `snapshots`, the database keeps no deletes (`keepDeletes: { maxBytes: 0 }`):
+ * the delete cannot be told apart, and every replica takes its snapshot again (the baseline).
+ */
+export async function W8({ dir, snapshots }) {
+  const subscriptions = layout(SIZES.SYNC_CLIENTS, SIZES.W8_RECORDS, 8);
+  const options = snapshots ? { keepDeletes: { maxBytes: 0 } } : {};
+  let db = await open(dir, options);
+  for (let from = 0; from < SIZES.W8_RECORDS; from += 5000) {
+    await db.transaction((tx) => {
+      for (let i = from; i < Math.min(SIZES.W8_RECORDS, from + 5000); i++) tx.table(TABLE).put(keyOf(i), record(i));
+    });
+  }
+  let http = await listening(0);
+  const port = http.address().port;
+  let server = await serve(db, { server: http });
+  const { children } = await connectClients(server, subscriptions, SIZES.W8_RECORDS, false, { minDelay: 5, maxDelay: 50 });
+  let result;
+  try {
+    await server.close();
+    await new Promise((resolve) => http.close(resolve));
+    await db.close();
+    db = await open(dir, options);
+    const ops = operations(SIZES.W8_CHANGES, SIZES.W8_RECORDS, 8);
+    for (let i = 0; i < SIZES.W8_CHANGES; i++) await db.table(TABLE).merge(ops.keys[i], ops.patches[i]);
+    await db.table(TABLE).delete(keyOf(SIZES.W8_RECORDS - 1));
+    http = await listening(port);
+    const sockets = new Set();
+    http.on('connection', (socket) => sockets.add(socket));
+    const start = performance.now();
+    server = await serve(db, { server: http });
+    await Promise.all(
+      children.map((child) => {
+        const resumed = receive(child, 'resumed', DRAIN_TIMEOUT);
+        child.proc.send({ type: 'resume', target: db.seq });
+        return resumed;
+      }),
+    );
+    const ms = performance.now() - start;
+    let bytes = 0;
+    for (const socket of sockets) bytes += socket.bytesWritten;
+    result = { ms, bytes, bytesPerClient: bytes / subscriptions.length };
+  } catch (error) {
+    for (const child of children) child.proc.kill('SIGKILL');
+    throw error;
+  }
+  await stopClients(children);
+  await server.close();
+  await new Promise((resolve) => http.close(resolve));
+  await db.close();
+  return result;
+}
+
+function listening(port) {
+  const http = createServer();
+  return new Promise((resolve) => http.listen(port, '127.0.0.1', () => resolve(http)));
 }
