@@ -1,7 +1,7 @@
 import { open, type Database, type Durability } from 'rxkv';
 import { serve, type SyncServer } from 'rxkv/server';
 import type { RemoteDatabase } from 'rxkv/client';
-import { client, eventually } from './helpers/sync.js';
+import { RawClient, client, eventually } from './helpers/sync.js';
 import { removeTempDirs, tempDir } from './helpers/temp.js';
 
 describe('sync: the history a replica follows', () => {
@@ -73,5 +73,22 @@ describe('sync: the history a replica follows', () => {
     await served(second, port);
     await eventually(() => seen.length === 3 + 3 + 4, 'the swap as changes');
     expect(seen.slice(3).sort()).toEqual(['delete a0', 'delete a1', 'delete a2', 'new b0', 'new b1', 'new b2', 'new b3']);
+  });
+
+  it('should send a whole snapshot for a position in the future of its history, or in another history', async () => {
+    const db = await database('sync', 'k', 3);
+    const server = await served(db);
+    const raw = await RawClient.hello(`ws://127.0.0.1:${server.port}`);
+    for (const [id, position] of [[1, { since: db.seq + 100, history: db.history }], [2, { since: 1, history: 'another' }], [3, { since: 1, history: db.history }]] as const) {
+      raw.send({ type: 'subscribe', id, subs: [{ sub: id, table: 't' }], ...position });
+      await raw.reply(id);
+    }
+    const snapshots = raw.received.filter((message) => message.type === 'snapshot');
+    expect(snapshots.map((snapshot) => [snapshot.sub, snapshot.partial === true, snapshot.records.length])).toEqual([
+      [1, false, 3],
+      [2, false, 3],
+      [3, true, 2], // the one position it can tell: what changed since seq 1
+    ]);
+    raw.close();
   });
 });

@@ -232,6 +232,10 @@ describe('sync security: rxkv/server facing hostile and broken peers over loopba
       { name: 'an op that is not an object', data: JSON.stringify({ type: 'write', id: 26, ops: ['put', 'bad', 'k'] }), id: 26 },
       { name: 'more ops than a write may hold', data: JSON.stringify({ type: 'write', id: 27, ops: manyOps }), id: 27 },
       { name: 'a duplicate sub number', data: JSON.stringify({ type: 'subscribe', id: 28, subs: [{ sub: 1, table: 'bad' }, { sub: 1, table: 'bad2' }] }), id: 28 },
+      { name: 'a since without its history', data: JSON.stringify({ type: 'subscribe', id: 30, subs: [{ sub: 1, table: 'bad' }], since: 3 }), id: 30 },
+      { name: 'a history that is not a string', data: JSON.stringify({ type: 'subscribe', id: 31, subs: [{ sub: 1, table: 'bad' }], since: 3, history: 7 }), id: 31 },
+      { name: 'a mutation number that is not a positive integer', data: JSON.stringify({ type: 'write', id: 32, m: 0, ops: [putOp('bad', 'k', {})] }), id: 32 },
+      { name: 'a mutation number without a client id', data: JSON.stringify({ type: 'write', id: 33, m: 1, ops: [putOp('bad', 'k', {})] }), id: 33 },
       { name: 'a second hello', data: JSON.stringify({ type: 'hello', v: 3 }), id: null },
       { name: 'a binary frame', data: Buffer.from(JSON.stringify({ type: 'write', id: 29, ops: [putOp('bad', 'k', {})] })), id: null },
     ];
