@@ -128,18 +128,12 @@ export class TcpProxy {
       if (frame === undefined) break;
       if (this.cutFirst !== null && frame.text !== undefined && this.cutFirst(frame.text)) {
         this.cutFirst = null;
-        const { client, upstream } = pair;
-        upstream.destroy();
-        client.write(pair.held.subarray(0, at), () => client.destroy());
-        return;
+        return cutOff(pair, at);
       }
       at = frame.end;
       if (this.cut !== null && frame.text !== undefined && this.cut(frame.text)) {
         this.cut = null;
-        const { client, upstream } = pair;
-        upstream.destroy();
-        client.write(pair.held.subarray(0, at), () => client.destroy());
-        return;
+        return cutOff(pair, at);
       }
     }
     if (at > 0) {
@@ -147,6 +141,12 @@ export class TcpProxy {
       pair.held = pair.held.subarray(at);
     }
   }
+}
+
+/** Passes on the server's bytes up to `end`, then cuts the connection both ways. */
+function cutOff({ client, upstream, held }: Pair, end: number): void {
+  upstream.destroy();
+  client.write(held.subarray(0, end), () => client.destroy());
 }
 
 /** The WebSocket frame starting at `at`, if it is all there: where it ends, and its text for a text frame. */
