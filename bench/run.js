@@ -299,23 +299,23 @@ const started = performance.now();
 }
 
 {
-  // W8: a server restart, its replicas resumed against the same replicas taking snapshots.
-  const w8 = await repeat('W8', (rep) =>
+  // W7r: a server restart, its replicas resumed against the same replicas taking snapshots.
+  const w7r = await repeat('W7r', (rep) =>
     both(
       rep,
-      () => child('rxkv-sync', 'W8', { dir: freshDir(), snapshots: false }),
-      () => child('rxkv-sync', 'W8', { dir: freshDir(), snapshots: true }),
+      () => child('rxkv-sync', 'W7r', { dir: freshDir(), snapshots: false }),
+      () => child('rxkv-sync', 'W7r', { dir: freshDir(), snapshots: true }),
     ),
   );
-  record('W8', {
-    description: `resume ${SIZES.SYNC_CLIENTS} replicas of ${SIZES.W8_RECORDS} records after a server restart with ${SIZES.W8_CHANGES + 1} changes: bytes sent`,
-    rxkv: median(w8.map(([r]) => r.bytes)),
-    baseline: median(w8.map(([, b]) => b.bytes)),
+  record('W7r', {
+    description: `resume ${SIZES.SYNC_CLIENTS} replicas of ${SIZES.W7R_RECORDS} records after a server restart with ${SIZES.W7R_CHANGES + 1} changes: bytes sent`,
+    rxkv: median(w7r.map(([r]) => r.bytes)),
+    baseline: median(w7r.map(([, b]) => b.bytes)),
     baselineName: 'the same replicas taking snapshots',
-    ratio: median(w8.map(([r, b]) => r.bytes / b.bytes)),
+    ratio: median(w7r.map(([r, b]) => r.bytes / b.bytes)),
     unit: 'B',
     target: '<= 0.1',
-    extra: { ms: { rxkv: median(w8.map(([r]) => r.ms)), baseline: median(w8.map(([, b]) => b.ms)) } },
+    extra: { ms: { rxkv: median(w7r.map(([r]) => r.ms)), baseline: median(w7r.map(([, b]) => b.ms)) } },
   });
 }
 
@@ -334,10 +334,10 @@ lines.push(`rxkv benchmark: ${REPS} repetitions, medians; node ${process.version
 lines.push('');
 lines.push('| id | workload | rxkv | baseline | ratio | target | met |');
 lines.push('|---|---|---|---|---|---|---|');
-const ORDER = ['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W6', 'W7', 'W7b', 'W8'];
+const ORDER = ['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W6', 'W7', 'W7b', 'W7r'];
 const ordered = ORDER.map((id) => [id, workloads[id]]);
 for (const [id, w] of ordered) {
-  const took = (ms) => (id === 'W8' ? ` in ${Math.round(ms)} ms` : '');
+  const took = (ms) => (id === 'W7r' ? ` in ${Math.round(ms)} ms` : '');
   const baseline = w.baseline === null ? w.baselineName ?? '-' : `${format(w.baseline, w.unit)}${took(w.ms?.baseline)} (${w.baselineName})`;
   const ratio = w.ratio === null ? '-' : w.ratio.toFixed(2);
   const figure = id === 'W6' ? `${format(w.rxkv, w.unit)}; ${format(w.p50Ms, 'ms (p50)')}` : `${format(w.rxkv, w.unit)}${took(w.ms?.rxkv)}`;

@@ -118,6 +118,6 @@ export const SIZES = {
   W6_INTERVAL_MS: env('W6_INTERVAL_MS', 5),
   W6_KEYS: env('W6_KEYS', 100),
   W7_OPS: env('W7_OPS', 50000),
-  W8_RECORDS: env('W8_RECORDS', 10000),
-  W8_CHANGES: env('W8_CHANGES', 20),
+  W7R_RECORDS: env('W7R_RECORDS', 10000),
+  W7R_CHANGES: env('W7R_CHANGES', 20),
 };

@@ -414,34 +414,34 @@ export async function clients({ port, records, recordSamples, reconnect, clients
 }
 
 /**
- * W8: SYNC_CLIENTS replicas of a table of W8_RECORDS records, the server restarted with
- * W8_CHANGES changes made while it was down (merges, and one delete). The figures: the time from
+ * W7r: SYNC_CLIENTS replicas of a table of W7R_RECORDS records, the server restarted with
+ * W7R_CHANGES changes made while it was down (merges, and one delete). The figures: the time from
  * the new server's start until every replica shows the database again, and the bytes the new
  * server sent. With `snapshots`, the database keeps no deletes (`keepDeletes: { maxBytes: 0 }`):
  * the delete cannot be told apart, and every replica takes its snapshot again (the baseline).
  */
-export async function W8({ dir, snapshots }) {
-  const subscriptions = layout(SIZES.SYNC_CLIENTS, SIZES.W8_RECORDS, 8);
+export async function W7r({ dir, snapshots }) {
+  const subscriptions = layout(SIZES.SYNC_CLIENTS, SIZES.W7R_RECORDS, 8);
   const options = snapshots ? { keepDeletes: { maxBytes: 0 } } : {};
   let db = await open(dir, options);
-  for (let from = 0; from < SIZES.W8_RECORDS; from += 5000) {
+  for (let from = 0; from < SIZES.W7R_RECORDS; from += 5000) {
     await db.transaction((tx) => {
-      for (let i = from; i < Math.min(SIZES.W8_RECORDS, from + 5000); i++) tx.table(TABLE).put(keyOf(i), record(i));
+      for (let i = from; i < Math.min(SIZES.W7R_RECORDS, from + 5000); i++) tx.table(TABLE).put(keyOf(i), record(i));
     });
   }
   let http = await listening(0);
   const port = http.address().port;
   let server = await serve(db, { server: http });
-  const { children } = await connectClients(server, subscriptions, SIZES.W8_RECORDS, false, { minDelay: 5, maxDelay: 50 });
+  const { children } = await connectClients(server, subscriptions, SIZES.W7R_RECORDS, false, { minDelay: 5, maxDelay: 50 });
   let result;
   try {
     await server.close();
     await new Promise((resolve) => http.close(resolve));
     await db.close();
     db = await open(dir, options);
-    const ops = operations(SIZES.W8_CHANGES, SIZES.W8_RECORDS, 8);
-    for (let i = 0; i < SIZES.W8_CHANGES; i++) await db.table(TABLE).merge(ops.keys[i], ops.patches[i]);
-    await db.table(TABLE).delete(keyOf(SIZES.W8_RECORDS - 1));
+    const ops = operations(SIZES.W7R_CHANGES, SIZES.W7R_RECORDS, 8);
+    for (let i = 0; i < SIZES.W7R_CHANGES; i++) await db.table(TABLE).merge(ops.keys[i], ops.patches[i]);
+    await db.table(TABLE).delete(keyOf(SIZES.W7R_RECORDS - 1));
     http = await listening(port);
     const sockets = new Set();
     http.on('connection', (socket) => sockets.add(socket));
