@@ -1,6 +1,8 @@
+import { resolve } from 'node:path';
 import type { Observable } from 'rxjs';
 import { ErrorCode, fail, type RxkvError } from '../errors.js';
 import type { Json } from '../json/types.js';
+import type { BackupProgress, BackupResult } from '../engine/backup.js';
 import type { DeleteRetention } from '../engine/delete-log.js';
 import { openEngine, type Durability, type Engine } from '../engine/lifecycle.js';
 import type { IndexDefinition } from '../engine/secondary-index.js';
@@ -10,7 +12,12 @@ import { describeValue } from '../model/keys.js';
 import { Table } from './table.js';
 import { Transaction } from './transaction.js';
 
-export type { Durability };
+export type { BackupProgress, BackupResult, Durability };
+
+export interface BackupOptions {
+  /** Called as the copy goes: records copied of the total, and their bytes. */
+  progress?: (progress: BackupProgress) => void;
+}
 
 export interface OpenOptions {
   durability?: Durability;
@@ -229,6 +236,24 @@ export class Database {
   /** Whether a failed commit stopped the database: writes reject until `recover()`. */
   get stopped(): boolean {
     return this.engine.stopped;
+  }
+
+  /**
+   * Writes a consistent copy of every table, as of the last commit, into `dest` (a new or empty
+   * directory), while writes go on; `open(dest)` opens it, with a history of its own. Resolves
+   * with what it holds: `{ seq, tables, records, bytes }`. An interrupted backup (an error, a kill)
+   * never opens as complete; `close()` waits for the backups under way.
+   *
+   * @example
+   * const { seq, records } = await db.backup('./backups/2026-12-02', { progress: ({ records, total }) => bar.update(records, total) });
+   */
+  backup(dest: string, options: BackupOptions = {}): Promise<BackupResult> {
+    this.engine.checkOpen();
+    if (typeof dest !== 'string' || dest === '') fail(ErrorCode.INVALID_ARGUMENT, `backup() takes a directory path, not ${describeValue(dest)}.`);
+    if (typeof options !== 'object' || options === null) fail(ErrorCode.INVALID_ARGUMENT, 'backup() options must be an object such as { progress }.');
+    if (options.progress !== undefined && typeof options.progress !== 'function') fail(ErrorCode.INVALID_ARGUMENT, 'backup({ progress }) takes a function.');
+    if (resolve(dest) === resolve(this.engine.path)) fail(ErrorCode.INVALID_ARGUMENT, 'backup(): the copy cannot go into the database itself.');
+    return this.engine.backup(dest, options.progress);
   }
 
   /**

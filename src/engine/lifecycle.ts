@@ -12,6 +12,7 @@ import { RocksStorage } from '../storage/rocksdb.js';
 import { MemoryStorage, type Loaded, type Storage } from '../storage/storage.js';
 import { initialChanges } from './initial.js';
 import { MultiWriteIntent, WriteIntent, captureResolvers, resolvers, type TableWriter } from './intent.js';
+import { writeBackup, type BackupProgress, type BackupResult } from './backup.js';
 import type { DeleteRetention } from './delete-log.js';
 import { Pipeline } from './pipeline.js';
 import { TableState, type TableSource } from './table-state.js';
@@ -50,6 +51,9 @@ async function load(path: string, durability: Durability, salvage: boolean): Pro
   const storage = durability === 'memory' ? new MemoryStorage() : await RocksStorage.open(path, durability === 'sync');
   try {
     const loaded = await storage.load();
+    if (loaded.incomplete) {
+      throw new RxkvError(ErrorCode.DATABASE_CORRUPTED, `${path} holds a backup that was never finished (it was interrupted): take the backup again.`);
+    }
     const missing = missingCommits(loaded.commits, loaded.seq);
     if (missing.length > 0 && !salvage) {
       const ranges = missing.map(([from, to]) => (from === to ? `${from}` : `${from}-${to}`)).join(', ');
@@ -80,6 +84,8 @@ export class Engine {
   private closing: Promise<void> | null = null;
   private storageClosed = false;
   private recovering: Promise<void> | null = null;
+  /** Backups under way: `close()` waits for them. */
+  private readonly backups = new Set<Promise<unknown>>();
 
   constructor(
     readonly path: string,
@@ -184,6 +190,19 @@ export class Engine {
   }
 
   /**
+   * A consistent copy of every table as of the last commit, written into `dest` while writes go
+   * on: the snapshots are taken now, at once, and cost nothing until commits replace them.
+   */
+  backup(dest: string, progress: ((progress: BackupProgress) => void) | undefined): Promise<BackupResult> {
+    const tables = [...this.states.values()].map((state) => state.head);
+    const written = writeBackup(tables, this.pipeline.seq, newHistory(), dest, progress);
+    const tracked = written.catch(() => undefined);
+    this.backups.add(tracked);
+    void tracked.then(() => this.backups.delete(tracked));
+    return written;
+  }
+
+  /**
    * After a failed commit: closes storage, opens it again (and checks it), and resumes the
    * pipeline on what is durable. One recovery at a time: a second call joins the first.
    */
@@ -212,10 +231,11 @@ export class Engine {
     this.pipeline.resume(storage, loaded, differences);
   }
 
-  /** Waits for every write already queued, closes storage, then completes every stream. */
+  /** Waits for every write already queued and every backup under way, closes storage, then completes every stream. */
   close(): Promise<void> {
     return (this.closing ??= (async () => {
       await this.pipeline.drain();
+      await Promise.all(this.backups);
       // After a failed commit storage that does not take writes again is left open rather than
       // hang (see Storage.writable): the directory stays locked until the process exits.
       await this.closeStorage().catch((error) => {

@@ -10,6 +10,7 @@ import type { Json } from '../json/types.js';
  *   'mhistory'                ->  the history id (see Storage.startHistory)
  *   't' + table + '\0' + key  ->  'seq,ts' of the record's last delete, while kept (see DeleteRecord)
  *   'mdeletes'                ->  the seq up to which deletes are no longer kept, in decimal
+ *   'mcopying'                ->  present while a backup is being written into this store
  * Table names never contain '\0', so each table is one contiguous key range in key order.
  */
 export const RECORD_PREFIX = 'r';
@@ -20,6 +21,7 @@ export const HISTORY_KEY = 'mhistory';
 export const DELETE_PREFIX = 't';
 export const DELETES_END = 'u';
 export const DELETES_FLOOR_KEY = 'mdeletes';
+export const COPYING_KEY = 'mcopying';
 
 export function recordKey(table: string, key: string): string {
   return RECORD_PREFIX + table + '\u0000' + key;

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { mkdir } from 'node:fs/promises';
 import type { Entry } from '../model/record.js';
 import { ErrorCode, RxkvError } from '../errors.js';
-import { DELETE_PREFIX, DELETES_END, DELETES_FLOOR_KEY, HISTORY_KEY, RECORD_PREFIX, RECORDS_END, SEQ_KEY, decodeEntry, deleteKey, recordKey } from './codec.js';
+import { COPYING_KEY, DELETE_PREFIX, DELETES_END, DELETES_FLOOR_KEY, HISTORY_KEY, RECORD_PREFIX, RECORDS_END, SEQ_KEY, decodeEntry, deleteKey, recordKey } from './codec.js';
 import { FLUSHED_KEY, MARKER_PREFIX, MARKERS_END, markerKey } from './commit-log.js';
 import { readWatermark, Watermark } from './watermark.js';
 import type { Loaded, Storage, StorageBatch } from './storage.js';
@@ -109,6 +109,23 @@ export class RocksStorage implements Storage {
     await call((done) => binding.batch_write(batch, { sync: true }, done));
   }
 
+  async startCopy(): Promise<void> {
+    const batch = binding.batch_init(this.db.context);
+    binding.batch_put(batch, COPYING_KEY, '');
+    await call((done) => binding.batch_write(batch, { sync: true }, done));
+  }
+
+  /** One synced batch: it syncs the WAL, and with it every unsynced batch of the copy before it. */
+  async finishCopy(seq: number, history: string): Promise<void> {
+    const batch = binding.batch_init(this.db.context);
+    binding.batch_put(batch, SEQ_KEY, String(seq));
+    binding.batch_put(batch, HISTORY_KEY, history);
+    binding.batch_put(batch, FLUSHED_KEY, String(seq));
+    binding.batch_put(batch, DELETES_FLOOR_KEY, String(seq));
+    binding.batch_del(batch, COPYING_KEY);
+    await call((done) => binding.batch_write(batch, { sync: true }, done));
+  }
+
   async writable(ms: number): Promise<void> {
     const deadline = Date.now() + ms;
     for (;;) {
@@ -165,6 +182,7 @@ export class RocksStorage implements Storage {
       table.set(key.slice(end + 1), { seq: Number(value.slice(0, comma)), ts: Number(value.slice(comma + 1)) });
     });
     const floorText = await this.get(DELETES_FLOOR_KEY);
+    const incomplete = (await this.get(COPYING_KEY)) !== undefined;
     const markers: [number, number][] = [];
     await this.scan(MARKER_PREFIX, MARKERS_END, (key, value) => markers.push([Number(value), Number(key.slice(1))]));
     const seq = Number((await this.get(SEQ_KEY)) ?? 0);
@@ -172,7 +190,7 @@ export class RocksStorage implements Storage {
     const flushedText = await this.get(FLUSHED_KEY);
     const flushed = flushedText === undefined ? (seq === 0 ? 0 : null) : Number(flushedText);
     const watermark = this.watermark === null ? 0 : await readWatermark(this.path);
-    return { seq, history, tables, commits: { flushed, markers, watermark }, deletes, deletesFloor: floorText === undefined ? undefined : Number(floorText) };
+    return { seq, history, tables, commits: { flushed, markers, watermark }, deletes, deletesFloor: floorText === undefined ? undefined : Number(floorText), incomplete };
   }
 
   async close(): Promise<void> {

@@ -12,6 +12,8 @@ export interface Loaded {
   deletes: Map<string, Map<string, { seq: number; ts: number }>>;
   /** Deletes up to this seq are no longer kept (undefined: the store never kept any). */
   deletesFloor: number | undefined;
+  /** A backup was being written into the store and never finished: it is not a database. */
+  incomplete: boolean;
 }
 
 /**
@@ -47,6 +49,10 @@ export interface Storage {
    * no longer continue the history its readers followed (commits given up, a copy).
    */
   startHistory(id: string): Promise<void>;
+  /** Marks the store, durably, as a backup being written: it refuses to load as a database until `finishCopy`. */
+  startCopy(): Promise<void>;
+  /** Ends a backup: the store holds the commits up to `seq` of a history of its own, durably. */
+  finishCopy(seq: number, history: string): Promise<void>;
   /**
    * After a failed commit: resolves once storage takes a synced write again, or rejects after
    * `ms`. Closing RocksDB while its automatic error recovery waits to retry never returns
@@ -59,7 +65,7 @@ export interface Storage {
 /** `durability: 'memory'`: nothing is persisted; a commit completes at once. */
 export class MemoryStorage implements Storage {
   async load(): Promise<Loaded> {
-    return { seq: 0, history: undefined, tables: new Map(), commits: { flushed: 0, markers: [], watermark: 0 }, deletes: new Map(), deletesFloor: undefined };
+    return { seq: 0, history: undefined, tables: new Map(), commits: { flushed: 0, markers: [], watermark: 0 }, deletes: new Map(), deletesFloor: undefined, incomplete: false };
   }
 
   batch(): StorageBatch {
@@ -71,6 +77,10 @@ export class MemoryStorage implements Storage {
   async checkpoint(): Promise<void> {}
 
   async startHistory(): Promise<void> {}
+
+  async startCopy(): Promise<void> {}
+
+  async finishCopy(): Promise<void> {}
 
   async writable(): Promise<void> {}
 
