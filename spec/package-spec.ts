@@ -52,5 +52,9 @@ describe('The packed package', () => {
     );
     const result = await run(process.execPath, ['main.js', join(app, 'data')], { cwd: app });
     expect(JSON.parse(result.stdout)).toEqual({ merged: { a: { b: 1, c: 2 } }, isError: true });
+    // The rxkv command, as npm installed it: on the database the app just wrote.
+    const bin = join(app, 'node_modules', '.bin', 'rxkv');
+    const stats = await run(bin, ['stats', join(app, 'data'), '--json'], { cwd: app });
+    expect(JSON.parse(stats.stdout).tables).toEqual([{ name: 't', records: 1, bytes: jasmine.any(Number) }]);
   }, 180_000);
 });

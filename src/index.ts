@@ -9,7 +9,7 @@
  * await accounts.merge(id, { username: 'roaringtt', profile: { age: 376 } });
  * accounts.changes().subscribe((change) => console.log(change.op, change.patch));
  */
-export { open, Database, type BackupOptions, type BackupProgress, type BackupResult, type Durability, type OpenOptions, type TableOptions } from './db/database.js';
+export { open, verify, Database, type Verified, type BackupOptions, type BackupProgress, type BackupResult, type Durability, type OpenOptions, type TableOptions } from './db/database.js';
 export { Table } from './db/table.js';
 export { Transaction, TransactionTable } from './db/transaction.js';
 export { TableIndex, type IndexRangeOptions } from './db/table-index.js';

@@ -1,10 +1,11 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Observable } from 'rxjs';
 import { ErrorCode, fail, type RxkvError } from '../errors.js';
 import type { Json } from '../json/types.js';
 import type { BackupProgress, BackupResult } from '../engine/backup.js';
 import type { DeleteRetention } from '../engine/delete-log.js';
-import { openEngine, type Durability, type Engine } from '../engine/lifecycle.js';
+import { openEngine, verifyDatabase, type Durability, type Engine, type Verified } from '../engine/lifecycle.js';
 import type { IndexDefinition } from '../engine/secondary-index.js';
 import type { Change } from '../model/change.js';
 import { checkChangeFilter, type ChangeFilter } from '../model/filter.js';
@@ -12,7 +13,7 @@ import { describeValue } from '../model/keys.js';
 import { Table } from './table.js';
 import { Transaction } from './transaction.js';
 
-export type { BackupProgress, BackupResult, Durability };
+export type { BackupProgress, BackupResult, Durability, Verified };
 
 export interface BackupOptions {
   /** Called as the copy goes: records copied of the total, and their bytes. */
@@ -77,6 +78,17 @@ export async function open(path: string, options: OpenOptions = {}): Promise<Dat
   }
   if (options.salvage !== undefined && typeof options.salvage !== 'boolean') fail(ErrorCode.INVALID_ARGUMENT, 'open({ salvage }) takes a boolean.');
   return new Database(await openEngine(path, durability, maxValueBytes, options.salvage === true, checkRetention(options.keepDeletes)));
+}
+
+/**
+ * Checks the database in directory `path` without opening it for writes: every record decodes, and
+ * no commit it once acknowledged is missing (`missing` lists the seq ranges when some are). Throws
+ * `DATABASE_LOCKED` when it is open elsewhere, `DATABASE_CORRUPTED` when a record does not decode.
+ */
+export function verify(path: string): Promise<Verified> {
+  if (typeof path !== 'string' || path === '') fail(ErrorCode.INVALID_ARGUMENT, `verify() takes a directory path, not ${describeValue(path)}.`);
+  if (!existsSync(join(path, 'CURRENT'))) fail(ErrorCode.INVALID_ARGUMENT, `There is no database at ${path}.`);
+  return verifyDatabase(path);
 }
 
 /** A database: named tables of JSON records in one directory, one commit pipeline. */

@@ -1,0 +1,183 @@
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { open, type Database } from 'rxkv';
+import { connect } from 'rxkv/client';
+import { eventually } from './helpers/sync.js';
+import { removeTempDirs, tempDir } from './helpers/temp.js';
+
+const BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const WRITER = fileURLToPath(new URL('./faults/batch-writer.js', import.meta.url));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function rxkv(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { maxBuffer: 1 << 26 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : ((error as { code?: number }).code ?? 1), stdout, stderr });
+    });
+  });
+}
+
+const ndjson = (text: string): any[] => text.trim().split('\n').filter((line) => line !== '').map((line) => JSON.parse(line));
+
+describe('the rxkv command line', () => {
+  let dir: string;
+
+  beforeEach(async () => {
+    dir = tempDir();
+    const db = await open(dir);
+    await db.transaction((tx) => {
+      for (let i = 0; i < 50; i++) tx.table('people').put(`p${String(i).padStart(2, '0')}`, { i, name: `n${i}` });
+      // `__proto__` is a member like any other (JSON.parse makes it an own one).
+      tx.table('other').put('x', JSON.parse('{"deep":{"list":[1,"two",null]},"__proto__":{"polluted":true}}'));
+    });
+    await db.table('people').delete('p10');
+    await db.table('people').merge('p11', { changed: true });
+    await db.close();
+  });
+
+  afterEach(removeTempDirs);
+
+  it('should print its version and a help per command, and exit 2 on a usage error', async () => {
+    const version = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')).version;
+    expect((await rxkv('--version')).stdout.trim()).toBe(version);
+    const help = await rxkv('scan', '--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--prefix');
+    const usage = await rxkv('scan', dir);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain("missing required argument 'table'");
+    expect((await rxkv('scan', dir, 'people', '--limit', 'lots')).code).toBe(2);
+    expect((await rxkv('frobnicate')).code).toBe(2);
+  });
+
+  it('should show stats, get a record, and scan a range as NDJSON', async () => {
+    const stats = JSON.parse((await rxkv('stats', dir, '--json')).stdout);
+    expect(stats).toEqual({ seq: 3, history: jasmine.stringMatching(/^[0-9a-f]{32}$/), lastCommit: jasmine.any(String), tables: [{ name: 'other', records: 1, bytes: jasmine.any(Number) }, { name: 'people', records: 49, bytes: jasmine.any(Number) }] });
+    expect((await rxkv('stats', dir)).stdout).toContain('people\t49 records');
+    expect(JSON.parse((await rxkv('get', dir, 'people', 'p11')).stdout)).toEqual({ i: 11, name: 'n11', changed: true });
+    const missing = await rxkv('get', dir, 'people', 'p10');
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toBe('');
+    const scanned = ndjson((await rxkv('scan', dir, 'people', '--gte', 'p05', '--lt', 'p20', '--limit', '4', '--reverse')).stdout);
+    expect(scanned.map((row) => row.key)).toEqual(['p19', 'p18', 'p17', 'p16']);
+    expect(scanned[0].value).toEqual({ i: 19, name: 'n19' });
+    expect(ndjson((await rxkv('scan', dir, 'people', '--prefix', 'p4')).stdout).length).toBe(10);
+  });
+
+  it('should dump every record with its metadata, consistent at one seq, to stdout or to a file', async () => {
+    const [header, ...records] = ndjson((await rxkv('dump', dir)).stdout);
+    const db = await open(dir);
+    expect(header).toEqual({ format: 'rxkv-dump', version: 1, seq: 3, history: db.history, tables: ['other', 'people'] });
+    expect(records.length).toBe(50);
+    const x = records.find((record) => record.key === 'x');
+    expect(JSON.stringify(x.value)).toBe('{"deep":{"list":[1,"two",null]},"__proto__":{"polluted":true}}');
+    expect({ ...x, value: undefined }).toEqual({ table: 'other', key: 'x', value: undefined, ...db.table('other').meta('x') });
+    expect(({} as { polluted?: boolean }).polluted).toBeUndefined();
+    const p11 = records.find((record) => record.key === 'p11');
+    expect(p11).toEqual({ table: 'people', key: 'p11', value: db.table('people').get('p11'), ...db.table('people').meta('p11') });
+    await db.close();
+    const out = join(tempDir(), 'dump.ndjson');
+    const some = await rxkv('dump', dir, '--tables', 'other', '--out', out);
+    expect(some.code).toBe(0);
+    expect(some.stdout).toBe('');
+    expect(ndjson(readFileSync(out, 'utf8')).length).toBe(2);
+  });
+
+  it('should back a database up and restore it, each copy with every record, its metadata and a history of its own', async () => {
+    const copy = join(tempDir(), 'copy');
+    const restored = join(tempDir(), 'restored');
+    expect(JSON.parse((await rxkv('backup', dir, copy)).stdout)).toEqual({ seq: 3, tables: 2, records: 50, bytes: jasmine.any(Number) });
+    expect((await rxkv('restore', copy, restored)).code).toBe(0);
+    const [source, backup, again] = [await open(dir), await open(copy), await open(restored)];
+    const rows = (db: Database): unknown[] => db.tableNames().flatMap((name) => [...db.table(name).entries()].map(([key, value]) => [name, key, value, db.table(name).meta(key)]));
+    expect(rows(backup)).toEqual(rows(source));
+    expect(rows(again)).toEqual(rows(source));
+    expect(new Set([source.history, backup.history, again.history]).size).toBe(3);
+    await Promise.all([source.close(), backup.close(), again.close()]);
+    // Never over something.
+    const refused = await rxkv('backup', dir, copy);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('INVALID_ARGUMENT');
+  });
+
+  it('should say a directory is open elsewhere (DATABASE_LOCKED, with what to do), and never wait', async () => {
+    const db = await open(dir);
+    for (const args of [['stats', dir], ['get', dir, 'people', 'p01'], ['dump', dir], ['backup', dir, join(tempDir(), 'copy')], ['verify', dir]]) {
+      const run = await rxkv(...args);
+      expect(run.code).withContext(args[0]!).toBe(1);
+      expect(run.stderr).withContext(args[0]!).toContain('DATABASE_LOCKED');
+    }
+    expect((await rxkv('stats', dir)).stderr).toContain('rxkv watch');
+    expect(db.table('people').size).toBe(49);
+    await db.close();
+  });
+
+  it('should verify a sound database, and refuse one whose WAL lost acknowledged commits with DATABASE_CORRUPTED and the lost seqs', async () => {
+    expect(JSON.parse((await rxkv('verify', dir)).stdout)).toEqual({ ok: true, seq: 3, history: jasmine.any(String), tables: 2, records: 50 });
+    const damaged = tempDir();
+    await new Promise((resolve) => execFile(process.execPath, [WRITER, damaged, '200', ''], resolve));
+    const wal = join(damaged, readdirSync(damaged).filter((name) => name.endsWith('.log')).sort().at(-1)!);
+    const fd = openSync(wal, 'r+');
+    writeSync(fd, Buffer.from([0xde, 0xad, 0xbe, 0xef]), 0, 4, Math.floor(statSync(wal).size / 2));
+    closeSync(fd);
+    const run = await rxkv('verify', damaged);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/DATABASE_CORRUPTED: .* \(seq \d+-\d+\)/);
+    expect((await rxkv('verify', join(damaged, 'nothing-here'))).stderr).toContain('There is no database');
+  });
+
+  it('should leave no file that passes for a whole dump when interrupted', async () => {
+    const big = tempDir();
+    const db = await open(big);
+    for (let from = 0; from < 200_000; from += 10_000) {
+      await db.transaction((tx) => {
+        for (let i = from; i < from + 10_000; i++) tx.table('t').put(`k${i}`, { i, text: 'x'.repeat(200) });
+      });
+    }
+    await db.close();
+    const out = join(tempDir(), 'dump.ndjson');
+    const child = spawn(process.execPath, [BIN, 'dump', big, '--out', out], { stdio: 'ignore' });
+    await eventually(() => existsSync(out + '.partial') && statSync(out + '.partial').size > 1 << 20, 'the dump to be under way', 20_000);
+    child.kill('SIGINT');
+    const code = await new Promise((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
+    expect(code).toBe(130);
+    expect(existsSync(out)).toBeFalse();
+    expect(existsSync(out + '.partial')).toBeFalse();
+  }, 60_000);
+
+  it('should serve a database until SIGTERM, and watch a running server as NDJSON', async () => {
+    const server = spawn(process.execPath, [BIN, 'serve', dir, '--port', '0', '--token', 'secret'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let printed = '';
+    server.stdout.setEncoding('utf8').on('data', (text: string) => (printed += text));
+    await eventually(() => printed.includes('\n'), 'the URL', 10_000);
+    const url = printed.trim();
+    expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+    const watcher = spawn(process.execPath, [BIN, 'watch', url, '--table', 'people', '--prefix', 'p0', '--token', 'secret'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let watched = '';
+    watcher.stdout.setEncoding('utf8').on('data', (text: string) => (watched += text));
+    const remote = connect(url, { token: 'secret' });
+    const table = remote.table('people');
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the watcher subscribed
+    await table.merge('p01', { watched: true });
+    await table.merge('p42', { watched: true }); // outside the prefix
+    await eventually(() => watched.includes('\n'), 'a change on the watch', 10_000);
+    const [change] = ndjson(watched);
+    expect(change).toEqual({ table: 'people', key: 'p01', op: 'merge', seq: jasmine.any(Number), ts: jasmine.any(Number), patch: [{ op: 'add', path: '/watched', value: true }] });
+    watcher.kill('SIGINT');
+    expect(await new Promise((resolve) => watcher.once('exit', resolve))).toBe(0);
+    await remote.close();
+    server.kill('SIGTERM');
+    expect(await new Promise((resolve) => server.once('exit', resolve))).toBe(0);
+    // Closed cleanly: the writes are there.
+    const db = await open(dir);
+    expect(db.table('people').get('p01')).toEqual({ i: 1, name: 'n1', watched: true });
+    await db.close();
+  }, 30_000);
+});

@@ -1,0 +1,188 @@
+import { createWriteStream, existsSync } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { connect } from '../client/node.js';
+import { open, verify, type Database } from '../db/database.js';
+import { ErrorCode, RxkvError, fail } from '../errors.js';
+import type { ChangeOp } from '../model/change.js';
+import type { RangeOptions } from '../model/range.js';
+import { serve } from '../server/server.js';
+import { progress } from './progress.js';
+
+/** The version of the dump format, in its header line. */
+export const DUMP_FORMAT = 1;
+
+/** Opens an existing database for a command: a missing one is an error, a locked one says what to do instead. */
+async function openExisting(dir: string): Promise<Database> {
+  if (!existsSync(join(dir, 'CURRENT'))) fail(ErrorCode.INVALID_ARGUMENT, `There is no database at ${dir}.`);
+  try {
+    return await open(dir);
+  } catch (error) {
+    if (error instanceof RxkvError && error.code === ErrorCode.DATABASE_LOCKED) {
+      throw new RxkvError(ErrorCode.DATABASE_LOCKED, `${error.message} A running database is read through its sync server: rxkv watch ws://HOST:PORT.`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+async function withDatabase<T>(dir: string, use: (db: Database) => Promise<T> | T): Promise<T> {
+  const db = await openExisting(dir);
+  try {
+    return await use(db);
+  } finally {
+    await db.close();
+  }
+}
+
+/** Writes a line to a stream, waiting when it is full. */
+async function line(stream: Writable, text: string): Promise<void> {
+  if (!stream.write(text + '\n')) await new Promise((resolve) => stream.once('drain', resolve));
+}
+
+export function stats(dir: string, json: boolean): Promise<void> {
+  return withDatabase(dir, async (db) => {
+    let lastCommit = 0;
+    const tables = db.tableNames().map((name) => {
+      const table = db.table(name);
+      let bytes = 0;
+      for (const [key, value] of table.entries()) {
+        bytes += key.length + JSON.stringify(value).length;
+        lastCommit = Math.max(lastCommit, table.meta(key)!.updated);
+      }
+      return { name, records: table.size, bytes };
+    });
+    const report = { seq: db.seq, history: db.history, lastCommit: lastCommit === 0 ? null : new Date(lastCommit).toISOString(), tables };
+    if (json) return line(process.stdout, JSON.stringify(report));
+    await line(process.stdout, `seq ${report.seq}, history ${report.history}, last write ${report.lastCommit ?? 'none'}`);
+    for (const table of tables) await line(process.stdout, `${table.name}\t${table.records} records\t~${table.bytes} bytes`);
+  });
+}
+
+export function get(dir: string, table: string, key: string): Promise<void> {
+  return withDatabase(dir, async (db) => {
+    const value = db.table(table).get(key);
+    if (value === undefined) {
+      process.stderr.write(`rxkv: no record ${table}/${key}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    await line(process.stdout, JSON.stringify(value));
+  });
+}
+
+export function scan(dir: string, table: string, options: RangeOptions): Promise<void> {
+  return withDatabase(dir, async (db) => {
+    const { prefix, gt, gte, lt, lte, limit, reverse } = options;
+    for (const [key, value] of db.table(table).range({ prefix, gt, gte, lt, lte, limit, reverse: reverse === true })) {
+      await line(process.stdout, JSON.stringify({ key, value }));
+    }
+  });
+}
+
+/**
+ * The dump: a header `{ format, version, seq, history, tables }`, then one line a record
+ * `{ table, key, value, version, created, updated }`, all as of one commit. With `out`, it goes to
+ * `out.partial` and is renamed to `out` once complete: an interrupted dump leaves no file that
+ * passes for a whole one.
+ */
+export function dump(dir: string, options: { tables?: string[]; out?: string }): Promise<void> {
+  return withDatabase(dir, async (db) => {
+    const names = options.tables ?? db.tableNames();
+    // Snapshots of every table, taken at once: the dump is consistent at `seq`.
+    const snapshots = names.map((name) => db.table(name).snapshot());
+    const seq = db.seq;
+    const total = snapshots.reduce((sum, snapshot) => sum + snapshot.size, 0);
+    const partial = options.out === undefined ? undefined : options.out + '.partial';
+    const stream = partial === undefined ? process.stdout : createWriteStream(partial);
+    const interrupted = (): void => {
+      if (partial !== undefined) void rm(partial, { force: true }).finally(() => process.exit(130));
+      else process.exit(130);
+    };
+    process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
+    const bar = progress('dump');
+    try {
+      await line(stream, JSON.stringify({ format: 'rxkv-dump', version: DUMP_FORMAT, seq, history: db.history, tables: names }));
+      let done = 0;
+      for (const snapshot of snapshots) {
+        for (const [key, value] of snapshot) {
+          const { version, created, updated } = snapshot.meta(key)!;
+          await line(stream, JSON.stringify({ table: snapshot.table, key, value, version, created, updated }));
+          if (++done % 1000 === 0) bar.update(done, total);
+        }
+      }
+      bar.update(done, total);
+      if (partial !== undefined) {
+        await new Promise<void>((resolve, reject) => (stream as ReturnType<typeof createWriteStream>).end((error?: Error | null) => (error ? reject(error) : resolve())));
+        await rename(partial, options.out!);
+      }
+    } catch (error) {
+      if (partial !== undefined) await rm(partial, { force: true });
+      throw error;
+    } finally {
+      bar.stop();
+      process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
+    }
+  });
+}
+
+export function backup(dir: string, dest: string): Promise<void> {
+  return withDatabase(dir, async (db) => {
+    const bar = progress('backup');
+    try {
+      const result = await db.backup(dest, { progress: ({ records, total }) => bar.update(records, total) });
+      bar.stop();
+      await line(process.stdout, JSON.stringify(result));
+    } finally {
+      bar.stop();
+    }
+  });
+}
+
+/** A backup is a database: restoring copies it again, so that the restored one has a history of its own. */
+export function restore(from: string, dir: string): Promise<void> {
+  return backup(from, dir);
+}
+
+export async function verifyDirectory(dir: string): Promise<void> {
+  const verified = await verify(dir);
+  if (verified.missing.length > 0) {
+    const ranges = verified.missing.map(([first, last]) => (first === last ? `${first}` : `${first}-${last}`)).join(', ');
+    throw new RxkvError(ErrorCode.DATABASE_CORRUPTED, `${dir} is missing commits it once acknowledged (seq ${ranges}): restore a backup, or open it with { salvage: true } to keep what survived.`);
+  }
+  await line(process.stdout, JSON.stringify({ ok: true, seq: verified.seq, history: verified.history, tables: verified.tables, records: verified.records }));
+}
+
+export async function serveDirectory(dir: string, options: { host: string; port: number; token?: string }): Promise<void> {
+  const db = await open(dir);
+  const { token } = options;
+  const server = await serve(db, {
+    host: options.host,
+    port: options.port,
+    ...(token === undefined ? {} : { authenticate: (hello: { token: string | undefined }) => (hello.token === token ? { token } : null) }),
+  });
+  await line(process.stdout, `ws://${options.host}:${server.port}`);
+  await new Promise<void>((resolve) => process.once('SIGINT', resolve).once('SIGTERM', resolve));
+  await server.close();
+  await db.close();
+}
+
+export async function watch(url: string, options: { table: string; prefix?: string; ops?: string[]; token?: string }): Promise<void> {
+  const remote = connect(url, options.token === undefined ? {} : { token: options.token });
+  const ops = options.ops as ChangeOp[] | undefined;
+  await new Promise<void>((resolve, reject) => {
+    const subscription = remote
+      .table(options.table)
+      .changes({ ...(options.prefix === undefined ? {} : { prefix: options.prefix }), ...(ops === undefined ? {} : { ops }) })
+      .subscribe({
+        next: ({ table, key, op, seq, ts, patch }) => void line(process.stdout, JSON.stringify({ table, key, op, seq, ts, patch })),
+        error: reject,
+        complete: resolve,
+      });
+    const stop = (): void => {
+      subscription.unsubscribe();
+      resolve();
+    };
+    process.once('SIGINT', stop).once('SIGTERM', stop);
+  }).finally(() => remote.close());
+}
