@@ -59,7 +59,14 @@ describe('the rxkv command line', () => {
 
   it('should show stats, get a record, and scan a range as NDJSON', async () => {
     const stats = JSON.parse((await rxkv('stats', dir, '--json')).stdout);
-    expect(stats).toEqual({ seq: 3, history: jasmine.stringMatching(/^[0-9a-f]{32}$/), lastCommit: jasmine.any(String), tables: [{ name: 'other', records: 1, bytes: jasmine.any(Number) }, { name: 'people', records: 49, bytes: jasmine.any(Number) }] });
+    expect(stats).toEqual({
+      seq: 3,
+      history: jasmine.stringMatching(/^[0-9a-f]{32}$/),
+      lastCommit: jasmine.any(String),
+      durability: 'sync',
+      commitRecord: { flushed: jasmine.any(Number), markers: jasmine.any(Number), watermark: jasmine.any(Number) },
+      tables: [{ name: 'other', records: 1, bytes: jasmine.any(Number) }, { name: 'people', records: 49, bytes: jasmine.any(Number) }],
+    });
     expect((await rxkv('stats', dir)).stdout).toContain('people\t49 records');
     expect(JSON.parse((await rxkv('get', dir, 'people', 'p11')).stdout)).toEqual({ i: 11, name: 'n11', changed: true });
     const missing = await rxkv('get', dir, 'people', 'p10');
@@ -180,4 +187,95 @@ describe('the rxkv command line', () => {
     expect(db.table('people').get('p01')).toEqual({ i: 1, name: 'n1', watched: true });
     await db.close();
   }, 30_000);
+
+  describe('load', () => {
+    function rxkvWithInput(input: string, ...args: string[]): Promise<Run> {
+      return new Promise((resolve) => {
+        const child = execFile(process.execPath, [BIN, ...args], (error, stdout, stderr) => {
+          resolve({ code: error === null ? 0 : ((error as { code?: number }).code ?? 1), stdout, stderr });
+        });
+        child.stdin!.end(input);
+      });
+    }
+
+    it('should make a dump loaded into a new directory a database equal to the source, metadata and seq included', async () => {
+      const dumpFile = join(tempDir(), 'dump.ndjson');
+      expect((await rxkv('dump', dir, '--out', dumpFile)).code).toBe(0);
+      const target = join(tempDir(), 'loaded');
+      expect(JSON.parse((await rxkv('load', target, dumpFile)).stdout)).toEqual({ records: 50, keptMetadata: true, dryRun: false });
+      const [source, loaded] = [await open(dir), await open(target)];
+      const rows = (db: Database): unknown[] => db.tableNames().flatMap((name) => [...db.table(name).entries()].map(([key, value]) => [name, key, value, db.table(name).meta(key)]));
+      expect(rows(loaded)).toEqual(rows(source));
+      expect(loaded.seq).toBe(source.seq);
+      expect(loaded.history).not.toBe(source.history);
+      await Promise.all([source.close(), loaded.close()]);
+      // Into an existing database: the records, in durable batches, with new metadata.
+      const again = await rxkvWithInput(readFileSync(dumpFile, 'utf8'), 'load', target, '-');
+      expect(JSON.parse(again.stdout)).toEqual({ records: 50, keptMetadata: false, dryRun: false });
+    });
+
+    for (const { name, bad, reason } of [
+      { name: 'a line that is not JSON', bad: '{"table":"t","key":"b",', reason: 'line 3: not JSON' },
+      { name: 'a line without a table', bad: '{"key":"b","value":1}', reason: 'line 3: no "table"' },
+      { name: 'an invalid key', bad: '{"table":"t","key":"","value":1}', reason: 'line 3: Invalid key' },
+      { name: 'fields only under __proto__', bad: '{"__proto__":{"table":"t","key":"b","value":1}}', reason: 'line 3: no "table"' },
+      { name: 'an invalid table name', bad: '{"table":"no/slash","key":"b","value":1}', reason: 'line 3: Invalid table name' },
+    ]) {
+      it(`should stop at ${name} with its line number and reason, writing nothing of its batch`, async () => {
+        const target = tempDir();
+        const input = ['{"table":"t","key":"a","value":{"__proto__":{"x":1}}}', '{"table":"t","key":"c","value":2}', bad, '{"table":"t","key":"d","value":3}'].join('\n');
+        const run = await rxkvWithInput(input, 'load', target, '-');
+        expect(run.code).toBe(1);
+        expect(run.stderr).toContain(reason);
+        expect(run.stderr).toContain('INVALID_ARGUMENT');
+        const db = await open(target);
+        expect(db.table('t').size).toBe(0);
+        await db.close();
+        expect(({} as { x?: number }).x).toBeUndefined();
+      });
+    }
+
+    it('should only check the lines with --dry-run, and store __proto__ members as data', async () => {
+      const target = tempDir();
+      const input = '{"table":"t","key":"a","value":{"__proto__":{"x":1}}}\n{"table":"t","key":"b","value":[1]}\n';
+      expect(JSON.parse((await rxkvWithInput(input, 'load', target, '--dry-run')).stdout)).toEqual({ records: 2, keptMetadata: false, dryRun: true });
+      expect(readdirSync(target)).toEqual([]);
+      expect((await rxkvWithInput(input, 'load', target)).code).toBe(0);
+      const db = await open(target);
+      expect(JSON.stringify(db.table('t').get('a'))).toBe('{"__proto__":{"x":1}}');
+      await db.close();
+    });
+
+    it('should leave a load into a new directory killed in the middle unopenable (or absent), never a partial database', async () => {
+      const big = tempDir();
+      const db = await open(big);
+      for (let from = 0; from < 200_000; from += 10_000) {
+        await db.transaction((tx) => {
+          for (let i = from; i < from + 10_000; i++) tx.table('t').put(`k${i}`, { i, text: 'x'.repeat(100) });
+        });
+      }
+      await db.close();
+      const dumpFile = join(tempDir(), 'dump.ndjson');
+      expect((await rxkv('dump', big, '--out', dumpFile)).code).toBe(0);
+      const target = join(tempDir(), 'loaded');
+      const child = spawn(process.execPath, [BIN, 'load', target, dumpFile], { stdio: 'ignore' });
+      await eventually(() => existsSync(join(target, 'CURRENT')), 'the load to be under way', 20_000);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+      if (existsSync(join(target, 'CURRENT'))) {
+        const opened = await open(target).then(
+          async (loaded) => {
+            const size = loaded.table('t').size;
+            await loaded.close();
+            return size;
+          },
+          (error: { code?: string }) => error.code ?? 'unknown',
+        );
+        console.log(`\n[cli] rxkv load killed in the middle: the target ${typeof opened === 'string' ? 'refuses to open (' + opened + ')' : 'holds ' + opened + ' records'}`);
+        // Either it refuses, or (the kill came after the last batch) it is whole.
+        expect([200_000, 'DATABASE_CORRUPTED']).toContain(opened);
+      }
+    }, 60_000);
+  });
 });

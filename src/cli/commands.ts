@@ -1,17 +1,17 @@
-import { createWriteStream, existsSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { connect } from '../client/node.js';
 import { open, verify, type Database } from '../db/database.js';
+import { headerLine, loadDump, recordLine } from '../db/dump.js';
 import { ErrorCode, RxkvError, fail } from '../errors.js';
 import type { ChangeOp } from '../model/change.js';
 import type { RangeOptions } from '../model/range.js';
 import { serve } from '../server/server.js';
 import { progress } from './progress.js';
 
-/** The version of the dump format, in its header line. */
-export const DUMP_FORMAT = 1;
 
 /** Opens an existing database for a command: a missing one is an error, a locked one says what to do instead. */
 async function openExisting(dir: string): Promise<Database> {
@@ -52,9 +52,18 @@ export function stats(dir: string, json: boolean): Promise<void> {
       }
       return { name, records: table.size, bytes };
     });
-    const report = { seq: db.seq, history: db.history, lastCommit: lastCommit === 0 ? null : new Date(lastCommit).toISOString(), tables };
+    const report = {
+      seq: db.seq,
+      history: db.history,
+      lastCommit: lastCommit === 0 ? null : new Date(lastCommit).toISOString(),
+      durability: db.durability,
+      commitRecord: db.commitRecord,
+      tables,
+    };
     if (json) return line(process.stdout, JSON.stringify(report));
+    const { flushed, markers, watermark } = report.commitRecord;
     await line(process.stdout, `seq ${report.seq}, history ${report.history}, last write ${report.lastCommit ?? 'none'}`);
+    await line(process.stdout, `commit record at opening: flushed to seq ${flushed ?? 'unknown'}, ${markers} batches marked since, watermark ${watermark}`);
     for (const table of tables) await line(process.stdout, `${table.name}\t${table.records} records\t~${table.bytes} bytes`);
   });
 }
@@ -81,8 +90,7 @@ export function scan(dir: string, table: string, options: RangeOptions): Promise
 }
 
 /**
- * The dump: a header `{ format, version, seq, history, tables }`, then one line a record
- * `{ table, key, value, version, created, updated }`, all as of one commit. With `out`, it goes to
+ * The dump (see db/dump.ts), as of one commit. With `out`, it goes to
  * `out.partial` and is renamed to `out` once complete: an interrupted dump leaves no file that
  * passes for a whole one.
  */
@@ -91,7 +99,6 @@ export function dump(dir: string, options: { tables?: string[]; out?: string }):
     const names = options.tables ?? db.tableNames();
     // Snapshots of every table, taken at once: the dump is consistent at `seq`.
     const snapshots = names.map((name) => db.table(name).snapshot());
-    const seq = db.seq;
     const total = snapshots.reduce((sum, snapshot) => sum + snapshot.size, 0);
     const partial = options.out === undefined ? undefined : options.out + '.partial';
     const stream = partial === undefined ? process.stdout : createWriteStream(partial);
@@ -102,12 +109,11 @@ export function dump(dir: string, options: { tables?: string[]; out?: string }):
     process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
     const bar = progress('dump');
     try {
-      await line(stream, JSON.stringify({ format: 'rxkv-dump', version: DUMP_FORMAT, seq, history: db.history, tables: names }));
+      await line(stream, headerLine(db, names));
       let done = 0;
       for (const snapshot of snapshots) {
         for (const [key, value] of snapshot) {
-          const { version, created, updated } = snapshot.meta(key)!;
-          await line(stream, JSON.stringify({ table: snapshot.table, key, value, version, created, updated }));
+          await line(stream, recordLine(snapshot.table, key, value, snapshot.meta(key)!));
           if (++done % 1000 === 0) bar.update(done, total);
         }
       }
@@ -124,6 +130,22 @@ export function dump(dir: string, options: { tables?: string[]; out?: string }):
       process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
     }
   });
+}
+
+/** Loads a dump (or plain `{ table, key, value }` lines) from `file` (`-`: stdin) into `dir`. */
+export async function load(dir: string, file: string, options: { dryRun?: boolean }): Promise<void> {
+  if (file !== '-' && !existsSync(file)) fail(ErrorCode.INVALID_ARGUMENT, `There is no file ${file}.`);
+  const input = file === '-' ? process.stdin : createReadStream(file);
+  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+  const bar = progress('load');
+  try {
+    const loaded = await loadDump(dir, lines, { dryRun: options.dryRun === true, progress: (records) => bar.update(records, records) });
+    bar.stop();
+    await line(process.stdout, JSON.stringify(loaded));
+  } finally {
+    bar.stop();
+    lines.close();
+  }
 }
 
 export function backup(dir: string, dest: string): Promise<void> {

@@ -6,7 +6,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createRequire } from 'node:module';
 import { ErrorCode, RxkvError } from '../errors.js';
-import { backup, dump, get, restore, scan, serveDirectory, stats, verifyDirectory, watch } from './commands.js';
+import { backup, dump, get, load, restore, scan, serveDirectory, stats, verifyDirectory, watch } from './commands.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -65,6 +65,14 @@ program
   .option('--tables <names>', 'only these tables, comma-separated', list)
   .option('--out <file>', 'write to this file (complete once renamed into place) instead of stdout')
   .action((dir: string, options: { tables?: string[]; out?: string }) => dump(dir, options));
+
+program
+  .command('load')
+  .description('records from a dump (or plain { table, key, value } lines): into a new directory, a dump becomes a database with every record\'s metadata, all or nothing; into an existing one, durable batches of 1,000 lines')
+  .argument('<dir>', 'the database directory')
+  .argument('[file]', 'the NDJSON file (- or none: stdin)', '-')
+  .option('--dry-run', 'only check the lines')
+  .action((dir: string, file: string, options: { dryRun?: boolean }) => load(dir, file, options));
 
 program
   .command('backup')

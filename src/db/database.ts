@@ -123,6 +123,15 @@ export class Database {
     return this.engine.history;
   }
 
+  /**
+   * @internal What opening found of the commit record: the seq up to which commits were in table
+   * files (`flushed`), the batches marked since, and the watermark (for `rxkv stats`).
+   */
+  get commitRecord(): { readonly flushed: number | null; readonly markers: number; readonly watermark: number } {
+    const { flushed, markers, watermark } = this.engine.commitRecord;
+    return { flushed, markers: markers.length, watermark };
+  }
+
   /** The seq of the last commit: database-wide, strictly increasing. */
   get seq(): number {
     return this.engine.seq;

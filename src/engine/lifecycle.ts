@@ -7,12 +7,13 @@ import { ErrorCode, RxkvError, fail } from '../errors.js';
 import type { Change } from '../model/change.js';
 import type { ChangeFilter } from '../model/filter.js';
 import { checkTableName } from '../model/keys.js';
-import { missingCommits } from '../storage/commit-log.js';
+import { missingCommits, type CommitRecord } from '../storage/commit-log.js';
 import { RocksStorage } from '../storage/rocksdb.js';
 import { MemoryStorage, type Loaded, type Storage } from '../storage/storage.js';
 import { initialChanges } from './initial.js';
 import { MultiWriteIntent, WriteIntent, captureResolvers, resolvers, type TableWriter } from './intent.js';
 import { writeBackup, type BackupProgress, type BackupResult } from './backup.js';
+import { writeCopy, type CopiedRecord, type CopyResult } from './copy.js';
 import type { DeleteRetention } from './delete-log.js';
 import { Pipeline } from './pipeline.js';
 import { TableState, type TableSource } from './table-state.js';
@@ -39,6 +40,15 @@ export async function openEngine(path: string, durability: Durability, maxValueB
 
 function isInternal(name: string): boolean {
   return name.startsWith('#');
+}
+
+/**
+ * Writes a new database at `dest` (a new or empty directory) holding `records` with their
+ * metadata, at commit `seq` (at least the highest version), in a new history: a database loaded
+ * from a dump. Interrupted, it refuses to open; failed, it is removed.
+ */
+export function createDatabase(dest: string, records: AsyncIterable<CopiedRecord>, seq: number, progress?: (records: number) => void): Promise<CopyResult> {
+  return writeCopy(dest, records, 0, seq, newHistory(), progress === undefined ? undefined : ({ records: done }) => progress(done));
 }
 
 /** What `verifyDatabase` found. */
@@ -110,6 +120,8 @@ export class Engine {
   private readonly pipeline: Pipeline;
   /** The id of the history of commits this database continues (see `Database.history`). */
   history: string;
+  /** The commit record as opening found it: what `rxkv stats` reports of durability. */
+  readonly commitRecord: CommitRecord;
   private closing: Promise<void> | null = null;
   private storageClosed = false;
   private recovering: Promise<void> | null = null;
@@ -128,6 +140,7 @@ export class Engine {
   ) {
     this.pipeline = new Pipeline(storage, loaded, maxValueBytes, retention);
     this.history = loaded.history!;
+    this.commitRecord = loaded.commits;
     for (const [name, { entries, keys }] of loaded.tables) {
       this.register(TableState.loaded(name, loaded.seq, entries, keys));
     }
