@@ -224,7 +224,59 @@ const started = performance.now();
     target: '<= 2.0',
     extra: { mergeMicros: { large: median(w4.map((r) => r.large)), small: median(w4.map((r) => r.small)) } },
   });
+  // W8, W9, W10: a dump of the large database, its load, and W1p while it is backed up.
+  const dumps = freshDir();
+  const w8 = await repeat('W8', (rep) =>
+    both(
+      rep,
+      async () => child('rxkv', 'W8', { dir: await copy(SIZES.W5_ROWS), rows: SIZES.W5_ROWS, file: `${dumps}-rxkv-${rep}.ndjson` }),
+      () => child('plain-map', 'dump', { rows: SIZES.W5_ROWS, file: `${dumps}-plain-${rep}.ndjson` }),
+    ),
+  );
+  record('W8', {
+    description: `dump ${SIZES.W5_ROWS} records to NDJSON`,
+    rxkv: median(w8.map(([r]) => r.seconds)),
+    baseline: median(w8.map(([, b]) => b.seconds)),
+    baselineName: 'a loop stringifying a Map of the same records to a file',
+    ratio: median(w8.map(([r, b]) => b.seconds / r.seconds)),
+    unit: 's',
+    target: '>= 0.5',
+  });
+  const w9 = await repeat('W9', (rep) =>
+    both(
+      rep,
+      () => child('rxkv', 'W9', { dir: freshDir(), rows: SIZES.W5_ROWS, file: `${dumps}-rxkv-${rep}.ndjson` }),
+      () => child('rocksdb-raw', 'loadLines', { dir: freshDir(), file: `${dumps}-rxkv-${rep}.ndjson` }),
+    ),
+  );
+  record('W9', {
+    description: `load the dump of ${SIZES.W5_ROWS} records into a new database`,
+    rxkv: median(w9.map(([r]) => r.seconds)),
+    baseline: median(w9.map(([, b]) => b.seconds)),
+    baselineName: "rocksdb-raw's batched puts of the same lines",
+    ratio: median(w9.map(([r, b]) => b.seconds / r.seconds)),
+    unit: 's',
+    target: '>= 0.5',
+  });
+  const w10 = await repeat('W10', async (rep) =>
+    both(
+      rep,
+      async () => child('rxkv', 'W10', { dir: await copy(SIZES.W5_ROWS), backup: true }),
+      async () => child('rxkv', 'W10', { dir: await copy(SIZES.W5_ROWS), backup: false }),
+    ),
+  );
+  record('W10', {
+    description: `W1p's durable merges on the ${SIZES.W5_ROWS}-record database while it is backed up`,
+    rxkv: median(w10.map(([r]) => r.opsPerSec)),
+    baseline: median(w10.map(([, b]) => b.opsPerSec)),
+    baselineName: 'the same merges, no backup',
+    ratio: median(w10.map(([r, b]) => r.opsPerSec / b.opsPerSec)),
+    unit: 'ops/s',
+    target: '>= 0.7',
+    extra: { loopP99Ms: { rxkv: median(w10.map(([r]) => r.loopP99Ms)), baseline: median(w10.map(([, b]) => b.loopP99Ms)) } },
+  });
 }
+
 
 // ---- W6 and W7: the sync server, its replicas in child processes of their own ----
 {
@@ -334,7 +386,7 @@ lines.push(`rxkv benchmark: ${REPS} repetitions, medians; node ${process.version
 lines.push('');
 lines.push('| id | workload | rxkv | baseline | ratio | target | met |');
 lines.push('|---|---|---|---|---|---|---|');
-const ORDER = ['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W6', 'W7', 'W7b', 'W7r'];
+const ORDER = ['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7b', 'W7r'];
 const ordered = ORDER.map((id) => [id, workloads[id]]);
 for (const [id, w] of ordered) {
   const took = (ms) => (id === 'W7r' ? ` in ${Math.round(ms)} ms` : '');

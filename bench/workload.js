@@ -121,3 +121,11 @@ export const SIZES = {
   W7R_RECORDS: env('W7R_RECORDS', 10000),
   W7R_CHANGES: env('W7R_CHANGES', 20),
 };
+
+/** Writes lines to a file, as fast as the stream takes them; resolves once the file is closed. */
+export async function writeLines(file, lines) {
+  const { createWriteStream } = await import('node:fs');
+  const stream = createWriteStream(file);
+  for (const line of lines) if (!stream.write(line + '\n')) await new Promise((resolve) => stream.once('drain', resolve));
+  await new Promise((resolve, reject) => stream.end((error) => (error ? reject(error) : resolve())));
+}

@@ -41,8 +41,8 @@ describe('npm run bench', () => {
     expect(stderr).toContain('[bench] W1p: repetition 1 of 1');
     const json = JSON.parse(readFileSync(results, 'utf8'));
     expect(json.machine).toEqual({ cpus: jasmine.any(Number), node: process.version });
-    expect(Object.keys(json.workloads)).toEqual(['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W6', 'W7', 'W7b', 'W7r']);
-    for (const id of ['W1p', 'W1s', 'W2', 'W3', 'W4', 'W5', 'M1', 'W7b', 'W7r']) {
+    expect(Object.keys(json.workloads)).toEqual(['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7b', 'W7r']);
+    for (const id of ['W1p', 'W1s', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W7b', 'W7r']) {
       const w = json.workloads[id];
       expect(w.rxkv).withContext(id).toBeGreaterThan(0);
       expect(w.baseline).withContext(id).toBeGreaterThan(0);

@@ -10,6 +10,7 @@
  * accounts.changes().subscribe((change) => console.log(change.op, change.patch));
  */
 export { open, verify, Database, type Verified, type BackupOptions, type BackupProgress, type BackupResult, type Durability, type OpenOptions, type TableOptions } from './db/database.js';
+export { dump, loadDump, type DumpHeader, type LoadResult } from './db/dump.js';
 export { Table } from './db/table.js';
 export { Transaction, TransactionTable } from './db/transaction.js';
 export { TableIndex, type IndexRangeOptions } from './db/table-index.js';

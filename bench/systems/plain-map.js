@@ -1,6 +1,6 @@
 // Baseline `plain-map`: a bare Map with the hand-written deep merge and no persistence, the
 // in-memory ceiling.
-import { GET_PASSES, SIZES, timeGets, deepMerge, keyOf, operations, random, record } from '../workload.js';
+import { GET_PASSES, SIZES, timeGets, deepMerge, keyOf, operations, random, record, writeLines } from '../workload.js';
 
 function fill(count) {
   const map = new Map();
@@ -37,4 +37,14 @@ export async function heap({ rows }) {
   const heapBytes = process.memoryUsage().heapUsed - before;
   if (map.size !== rows) throw new Error('plain-map lost records');
   return { heapBytes };
+}
+
+/** W8 baseline: a loop that writes a Map of `rows` records (with the same metadata fields) to an NDJSON file. */
+export async function dump({ rows, file }) {
+  const map = fill(rows);
+  const start = performance.now();
+  await writeLines(file, (function* () {
+    for (const [key, value] of map) yield JSON.stringify({ table: 'bench', key, value, version: 1, created: 1796000000000, updated: 1796000000000 });
+  })());
+  return { seconds: (performance.now() - start) / 1000 };
 }

@@ -139,3 +139,30 @@ export async function compact({ dir }) {
   await closeRaw(db);
   return {};
 }
+
+/** W9 baseline: the NDJSON lines of `file` parsed and put in batches of 2,000, the last one synced. */
+export async function loadLines({ dir, file }) {
+  const { createReadStream } = await import('node:fs');
+  const { createInterface } = await import('node:readline');
+  const start = performance.now();
+  const db = await openRaw(dir);
+  const write = (batch, sync) => new Promise((resolve, reject) => binding.batch_write(batch, { sync }, (error) => (error ? reject(error) : resolve())));
+  let batch = binding.batch_init(db.context);
+  let inBatch = 0;
+  let records = 0;
+  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+    const parsed = JSON.parse(line);
+    if (parsed.format !== undefined) continue; // the dump's header
+    binding.batch_put(batch, 'r' + parsed.table + '\u0000' + parsed.key, JSON.stringify(parsed.value));
+    records++;
+    if (++inBatch === 2000) {
+      await write(batch, false);
+      batch = binding.batch_init(db.context);
+      inBatch = 0;
+    }
+  }
+  await write(batch, true);
+  const seconds = (performance.now() - start) / 1000;
+  await closeRaw(db);
+  return { seconds, records };
+}

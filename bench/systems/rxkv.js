@@ -1,6 +1,9 @@
 // The system under test: rxkv through its public API, durability 'sync' unless stated.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { open } from 'rxkv';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { dump, loadDump, open } from 'rxkv';
 import { GET_PASSES, SIZES, timeGets, keyOf, operations, percentile, random, record, runWindowed } from '../workload.js';
 
 export async function W1p({ dir }) {
@@ -112,4 +115,46 @@ async function merges(table, rows) {
   const start = performance.now();
   await runWindowed(keys.length, SIZES.W1_WINDOW, (i) => table.merge(keys[i], patches[i]));
   return ((performance.now() - start) * 1000) / keys.length;
+}
+
+/** W8: the database of `rows` records at `dir` dumped to NDJSON in `file` (the open is not timed). */
+export async function W8({ dir, rows, file }) {
+  const db = await open(dir);
+  const start = performance.now();
+  const output = createWriteStream(file);
+  const { records } = await dump(db, output);
+  await new Promise((resolve, reject) => output.end((error) => (error ? reject(error) : resolve())));
+  const seconds = (performance.now() - start) / 1000;
+  await db.close();
+  if (records !== rows) throw new Error(`W8 dumped ${records} of ${rows} records`);
+  return { seconds };
+}
+
+/** W9: the dump in `file` loaded into a new database at `dir` (metadata kept). */
+export async function W9({ dir, rows, file }) {
+  const start = performance.now();
+  const { records } = await loadDump(dir, createInterface({ input: createReadStream(file), crlfDelay: Infinity }));
+  const seconds = (performance.now() - start) / 1000;
+  if (records !== rows) throw new Error(`W9 loaded ${records} of ${rows} records`);
+  return { seconds };
+}
+
+/**
+ * W10: W1p's durable merges on the database of `rows` records at `dir`, with a backup of it
+ * running (`backup: true`) or not; the merges' rate and the event loop's p99 delay meanwhile.
+ */
+export async function W10({ dir, backup }) {
+  const db = await open(dir);
+  const table = db.table('bench');
+  const { keys, patches } = operations(SIZES.W1_OPS, SIZES.W1_KEYS);
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  const copying = backup ? db.backup(join(dir, '..', `${dir.split('/').at(-1)}-backup`)) : null;
+  delay.enable();
+  const start = performance.now();
+  await runWindowed(SIZES.W1_OPS, SIZES.W1_WINDOW, (i) => table.merge(keys[i], patches[i]));
+  const seconds = (performance.now() - start) / 1000;
+  delay.disable();
+  const backedUp = copying === null ? null : await copying;
+  await db.close();
+  return { opsPerSec: SIZES.W1_OPS / seconds, loopP99Ms: delay.percentile(99) / 1e6, backupRecords: backedUp?.records ?? null };
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { connect } from '../client/node.js';
 import { open, verify, type Database } from '../db/database.js';
-import { headerLine, loadDump, recordLine } from '../db/dump.js';
+import { dump as dumpDatabase, loadDump } from '../db/dump.js';
 import { ErrorCode, RxkvError, fail } from '../errors.js';
 import type { ChangeOp } from '../model/change.js';
 import type { RangeOptions } from '../model/range.js';
@@ -96,10 +96,6 @@ export function scan(dir: string, table: string, options: RangeOptions): Promise
  */
 export function dump(dir: string, options: { tables?: string[]; out?: string }): Promise<void> {
   return withDatabase(dir, async (db) => {
-    const names = options.tables ?? db.tableNames();
-    // Snapshots of every table, taken at once: the dump is consistent at `seq`.
-    const snapshots = names.map((name) => db.table(name).snapshot());
-    const total = snapshots.reduce((sum, snapshot) => sum + snapshot.size, 0);
     const partial = options.out === undefined ? undefined : options.out + '.partial';
     const stream = partial === undefined ? process.stdout : createWriteStream(partial);
     const interrupted = (): void => {
@@ -109,15 +105,7 @@ export function dump(dir: string, options: { tables?: string[]; out?: string }):
     process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
     const bar = progress('dump');
     try {
-      await line(stream, headerLine(db, names));
-      let done = 0;
-      for (const snapshot of snapshots) {
-        for (const [key, value] of snapshot) {
-          await line(stream, recordLine(snapshot.table, key, value, snapshot.meta(key)!));
-          if (++done % 1000 === 0) bar.update(done, total);
-        }
-      }
-      bar.update(done, total);
+      await dumpDatabase(db, stream, { ...(options.tables === undefined ? {} : { tables: options.tables }), progress: (records, total) => bar.update(records, total) });
       if (partial !== undefined) {
         await new Promise<void>((resolve, reject) => (stream as ReturnType<typeof createWriteStream>).end((error?: Error | null) => (error ? reject(error) : resolve())));
         await rename(partial, options.out!);

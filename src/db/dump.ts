@@ -11,6 +11,7 @@ import type { Json } from '../json/types.js';
 import { toFrozenJson } from '../json/validate.js';
 import { checkKey, checkTableName } from '../model/keys.js';
 import { Entry, type RecordMeta } from '../model/record.js';
+import type { Writable } from 'node:stream';
 import { open, type Database } from './database.js';
 
 export const DUMP_FORMAT = 1;
@@ -31,18 +32,39 @@ export interface DumpRecord {
   readonly meta: RecordMeta | undefined;
 }
 
-export function headerLine(db: Database, tables: readonly string[]): string {
-  const header: DumpHeader = { format: 'rxkv-dump', version: DUMP_FORMAT, seq: db.seq, history: db.history, tables };
-  return JSON.stringify(header);
+/**
+ * Writes the dump of `db` (or of some of its tables) to `output`, as of the commit of the call:
+ * the snapshots are taken at once, so writes may go on while it is written. Resolves with the
+ * dump's seq and how many records it holds.
+ *
+ * @example
+ * await dump(db, createWriteStream('data.ndjson'));
+ */
+export async function dump(db: Database, output: Writable, options: { tables?: readonly string[]; progress?: (records: number, total: number) => void } = {}): Promise<{ seq: number; records: number }> {
+  const names = options.tables ?? db.tableNames();
+  const snapshots = names.map((name) => db.table(name).snapshot());
+  const header: DumpHeader = { format: 'rxkv-dump', version: DUMP_FORMAT, seq: db.seq, history: db.history, tables: names };
+  const total = snapshots.reduce((sum, snapshot) => sum + snapshot.size, 0);
+  await writeLine(output, JSON.stringify(header));
+  let records = 0;
+  for (const snapshot of snapshots) {
+    for (const [key, value] of snapshot) {
+      const { version, created, updated } = snapshot.meta(key)!;
+      await writeLine(output, JSON.stringify({ table: snapshot.table, key, value, version, created, updated }));
+      if (++records % 1000 === 0) options.progress?.(records, total);
+    }
+  }
+  options.progress?.(records, total);
+  return { seq: header.seq, records };
 }
 
-export function recordLine(table: string, key: string, value: unknown, meta: RecordMeta): string {
-  const { version, created, updated } = meta;
-  return JSON.stringify({ table, key, value, version, created, updated });
+/** Writes a line, waiting while the stream is full. */
+async function writeLine(output: Writable, text: string): Promise<void> {
+  if (!output.write(text + '\n')) await new Promise((resolve) => output.once('drain', resolve));
 }
 
 /** How a load went: the records written (or, in a dry run, checked) and whether their metadata was kept. */
-export interface Loaded {
+export interface LoadResult {
   readonly records: number;
   readonly keptMetadata: boolean;
   readonly dryRun: boolean;
@@ -51,13 +73,13 @@ export interface Loaded {
 const BATCH_LINES = 1000;
 
 /**
- * Loads dump (or plain) lines into the database at `dir`. Into a new or empty directory, a dump
+ * Loads dump (or plain `{ table, key, value }`) lines into the database at `dir`. Into a new or empty directory, a dump
  * becomes a database of its own with every record's metadata and the dump's seq, all or nothing
  * (an interrupted load refuses to open, a failed one is removed). Into an existing database, the
  * records are put in durable batches of 1,000 lines (new metadata); a bad line stops the load, and
  * nothing of its batch is written. `dryRun` only checks the lines.
  */
-export async function loadDump(dir: string, lines: AsyncIterable<string>, options: { dryRun: boolean; progress?: (records: number) => void }): Promise<Loaded> {
+export async function loadDump(dir: string, lines: AsyncIterable<string>, options: { dryRun?: boolean; progress?: (records: number) => void } = {}): Promise<LoadResult> {
   const iterator = numbered(lines);
   const first = await iterator.next();
   const header = first.done === true ? undefined : parseHeader(first.value[1]);
@@ -66,7 +88,7 @@ export async function loadDump(dir: string, lines: AsyncIterable<string>, option
     if (header === undefined) yield [first.value[0], parseRecord(first.value[1], first.value[0], undefined)];
     for await (const [number, text] of iterator) if (text.trim() !== '') yield [number, parseRecord(text, number, header)];
   })();
-  if (options.dryRun) {
+  if (options.dryRun === true) {
     let count = 0;
     for await (const _ of records) count++;
     return { records: count, keptMetadata: header !== undefined, dryRun: true };
