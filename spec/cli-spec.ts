@@ -188,6 +188,35 @@ describe('the rxkv command line', () => {
     await db.close();
   }, 30_000);
 
+  it('should back up a running server over its URL, only when its authorize allows admin', async () => {
+    const start = async (...args: string[]): Promise<{ url: string; stop: () => Promise<unknown> }> => {
+      const server = spawn(process.execPath, [BIN, 'serve', dir, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let printed = '';
+      server.stdout.setEncoding('utf8').on('data', (text: string) => (printed += text));
+      await eventually(() => printed.includes('\n'), 'the URL', 10_000);
+      return { url: printed.trim(), stop: () => (server.kill('SIGTERM'), new Promise((resolve) => server.once('exit', resolve))) };
+    };
+    const open1 = await start('--token', 'secret');
+    const copy = join(tempDir(), 'copy');
+    const run = await rxkv('backup', '--url', open1.url, copy, '--token', 'secret');
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toEqual({ records: 50 });
+    await open1.stop();
+    const [source, backup] = [await open(dir), await open(copy)];
+    const rows = (db: Database): unknown[] => db.tableNames().flatMap((name) => [...db.table(name).entries()].map(([key, value]) => [name, key, value, db.table(name).meta(key)]));
+    expect(rows(backup)).toEqual(rows(source));
+    expect(backup.seq).toBe(source.seq);
+    expect(backup.history).not.toBe(source.history);
+    await Promise.all([source.close(), backup.close()]);
+    // Without a token, `rxkv serve` lets anyone read and write, and nobody dump.
+    const open2 = await start();
+    const refused = await rxkv('backup', '--url', open2.url, join(tempDir(), 'refused'));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('FORBIDDEN');
+    await open2.stop();
+    expect((await rxkv('backup', '--url', 'ws://127.0.0.1:1', dir)).stderr).toContain('not empty');
+  }, 30_000);
+
   describe('load', () => {
     function rxkvWithInput(input: string, ...args: string[]): Promise<Run> {
       return new Promise((resolve) => {

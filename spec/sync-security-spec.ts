@@ -510,6 +510,30 @@ describe('sync security: rxkv/server facing hostile and broken peers over loopba
     });
   });
 
+  describe('dumps (admin)', () => {
+    it('should refuse a dump without an authorize hook, and when it does not allow admin', async () => {
+      await start();
+      await served!.db.table('t').put('k', { n: 1 });
+      const raw = await hello();
+      raw.send({ type: 'dump', id: 1 });
+      expect(await raw.reply(1)).toEqual({ type: 'error', id: 1, code: 'FORBIDDEN', message: jasmine.any(String) });
+      expect(raw.received.some((message) => message.type === 'dump')).toBeFalse();
+    });
+
+    it('should send the whole database, header first, once authorize allows { action: admin, table: * }', async () => {
+      const asked: unknown[] = [];
+      await start({ authorize: (_principal, access) => (asked.push(access), access.action === 'admin') });
+      await served!.db.table('t').put('k', { n: 1 });
+      await served!.db.table('u').put('j', [1]);
+      const raw = await hello();
+      raw.send({ type: 'dump', id: 1 });
+      const page = await raw.next((message) => message.type === 'dump' && message.last === true);
+      expect(asked).toEqual([{ action: 'admin', table: '*' }]);
+      expect(page.lines.map((line: { table?: string; key?: string; format?: string }) => line.format ?? `${line.table}/${line.key}`)).toEqual(['rxkv-dump', 't/k', 'u/j']);
+      expect(page.lines[0]).toEqual({ format: 'rxkv-dump', version: 1, seq: 2, history: served!.db.history, tables: ['t', 'u'] });
+    });
+  });
+
   describe('a flood', () => {
     beforeEach(() => start());
 

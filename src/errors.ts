@@ -47,6 +47,8 @@ export const ErrorCode = {
    * down): it was applied at most once, maybe not at all, and is not sent again.
    */
   TIMEOUT: 'TIMEOUT',
+  /** Sync: the connection dropped during a request that cannot be resumed (a dump): make it again. */
+  CONNECTION_LOST: 'CONNECTION_LOST',
   /** Sync: the client was closed; nothing more can be read from the server or written. */
   CLIENT_CLOSED: 'CLIENT_CLOSED',
   /** Sync: the server failed to handle a request (a defect on its side, not the request's). */

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { connect } from '../client/node.js';
 import { open, verify, type Database } from '../db/database.js';
-import { dump as dumpDatabase, loadDump } from '../db/dump.js';
+import { dump as dumpDatabase, isFreshDestination, loadDump } from '../db/dump.js';
 import { ErrorCode, RxkvError, fail } from '../errors.js';
 import type { ChangeOp } from '../model/change.js';
 import type { RangeOptions } from '../model/range.js';
+import type { Access } from '../server/options.js';
 import { serve } from '../server/server.js';
 import { progress } from './progress.js';
 
@@ -149,6 +150,21 @@ export function backup(dir: string, dest: string): Promise<void> {
   });
 }
 
+/** A backup of a running server, over the sync protocol: its dump, loaded into `dest` with every record's metadata. */
+export async function backupServer(url: string, dest: string, token: string | undefined): Promise<void> {
+  if (!(await isFreshDestination(dest))) fail(ErrorCode.INVALID_ARGUMENT, `${dest} is not empty: back up into a new or empty directory (nothing was written).`);
+  const remote = connect(url, { ...(token === undefined ? {} : { token }), reconnect: { minDelay: 100, maxDelay: 1000 } });
+  const bar = progress('backup');
+  try {
+    const loaded = await loadDump(dest, remote.dump(), { progress: (records) => bar.update(records, records) });
+    bar.stop();
+    await line(process.stdout, JSON.stringify({ records: loaded.records }));
+  } finally {
+    bar.stop();
+    await remote.close();
+  }
+}
+
 /** A backup is a database: restoring copies it again, so that the restored one has a history of its own. */
 export function restore(from: string, dir: string): Promise<void> {
   return backup(from, dir);
@@ -169,7 +185,11 @@ export async function serveDirectory(dir: string, options: { host: string; port:
   const server = await serve(db, {
     host: options.host,
     port: options.port,
-    ...(token === undefined ? {} : { authenticate: (hello: { token: string | undefined }) => (hello.token === token ? { token } : null) }),
+    // With a token, whoever presents it may do anything, backups included; without, anyone may
+    // read and write, and nobody may dump the database.
+    ...(token === undefined
+      ? { authorize: (_principal: unknown, access: Access) => access.action !== 'admin' }
+      : { authenticate: (hello: { token: string | undefined }) => (hello.token === token ? { token } : null), authorize: () => true }),
   });
   await line(process.stdout, `ws://${options.host}:${server.port}`);
   await new Promise<void>((resolve) => process.once('SIGINT', resolve).once('SIGTERM', resolve));

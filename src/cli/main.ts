@@ -6,7 +6,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { createRequire } from 'node:module';
 import { ErrorCode, RxkvError } from '../errors.js';
-import { backup, dump, get, load, restore, scan, serveDirectory, stats, verifyDirectory, watch } from './commands.js';
+import { backup, backupServer, dump, get, load, restore, scan, serveDirectory, stats, verifyDirectory, watch } from './commands.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -76,10 +76,19 @@ program
 
 program
   .command('backup')
-  .description('a consistent copy of a database not open elsewhere, into a new or empty directory')
-  .argument('<dir>', 'the database directory')
-  .argument('<dest>', 'where the copy goes')
-  .action((dir: string, dest: string) => backup(dir, dest));
+  .description('a consistent copy of a database not open elsewhere (DIR DEST), or of a running server (--url URL DEST), into a new or empty directory')
+  .argument('<dir>', 'the database directory (with --url: where the copy goes)')
+  .argument('[dest]', 'where the copy goes')
+  .option('--url <url>', "a running server's URL, ws://HOST:PORT/PATH: its authorize must allow { action: 'admin' }")
+  .option('--token <token>', 'the token the server asks for')
+  .action((dir: string, dest: string | undefined, options: { url?: string; token?: string }) => {
+    if (options.url !== undefined) {
+      if (dest !== undefined) throw new InvalidArgumentError('with --url, give only the destination: rxkv backup --url URL DEST.');
+      return backupServer(options.url, dir, options.token);
+    }
+    if (dest === undefined) throw new InvalidArgumentError('give the database and the destination: rxkv backup DIR DEST.');
+    return backup(dir, dest);
+  });
 
 program
   .command('restore')
@@ -100,7 +109,7 @@ program
   .argument('<dir>', 'the database directory (created if absent)')
   .option('--host <host>', 'the interface to listen on', '127.0.0.1')
   .option('--port <port>', 'the port (0: a free one)', integer, 8080)
-  .option('--token <token>', 'the token clients must present')
+  .option('--token <token>', 'the token clients must present; whoever presents it may also back the database up (--url)')
   .action((dir: string, options: { host: string; port: number; token?: string }) => serveDirectory(dir, options));
 
 program
@@ -116,7 +125,10 @@ program
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof CommanderError) {
+  if (error instanceof InvalidArgumentError) {
+    process.stderr.write(`rxkv: ${error.message}\n`);
+    process.exitCode = 2;
+  } else if (error instanceof CommanderError) {
     // --help and --version end here too, with code 0.
     process.exitCode = error.exitCode === 0 ? 0 : 2;
   } else if (error instanceof RxkvError) {

@@ -61,6 +61,15 @@ export class RemoteDatabase {
     return this.session.write(ops);
   }
 
+  /**
+   * The server's database as a dump (see `dump` in `rxkv`), line by line, as of one commit: for a
+   * backup of a running server (`rxkv backup --url`). Allowed only when the server's `authorize`
+   * allows `{ action: 'admin' }`; a dropped connection ends it with `CONNECTION_LOST`.
+   */
+  dump(): AsyncIterable<string> {
+    return this.session.dump();
+  }
+
   /** Closes the connection: streams complete, writes not yet acknowledged reject (`CLIENT_CLOSED`). */
   close(): Promise<void> {
     return this.session.close();

@@ -9,6 +9,7 @@ import { WriteQueue, type PendingWrite } from './write-queue.js';
 
 type Request =
   | { readonly kind: 'write'; readonly write: PendingWrite }
+  | { readonly kind: 'dump'; readonly lines: LineChannel }
   | { readonly kind: 'subscribe'; readonly subs: readonly ServerSub[] }
   | { readonly kind: 'unsubscribe' };
 
@@ -55,6 +56,8 @@ export class ReplicaSession {
   /** The largest message the server takes (told in its welcome). */
   private maxMessageBytes = Number.POSITIVE_INFINITY;
   private ended: Promise<void> | null = null;
+  /** Dumps asked for before the connection was welcomed. */
+  private waitingDumps: LineChannel[] = [];
 
   constructor(url: string, options: SessionOptions, WebSocket: WebSocketConstructor) {
     this.writes = new WriteQueue(options.writeTimeout ?? DEFAULT_WRITE_TIMEOUT);
@@ -127,6 +130,21 @@ export class ReplicaSession {
     });
   }
 
+  /** The server's dump (an `admin` request), line by line: the header first, then the records. */
+  dump(): AsyncIterable<string> {
+    const lines = new LineChannel();
+    const { state, reason } = this.transport.status;
+    if (state === 'closed') lines.fail(new RxkvError(ErrorCode.CLIENT_CLOSED, 'This client was closed.'));
+    else if (state === 'refused') lines.fail(new RxkvError(ErrorCode.UNAUTHORIZED, `The server refused this client: ${reason}.`));
+    else if (this.transport.ready) this.sendDump(lines);
+    else this.waitingDumps.push(lines);
+    return lines;
+  }
+
+  private sendDump(lines: LineChannel): void {
+    this.request({ kind: 'dump', lines }, (id) => ({ type: 'dump', id }));
+  }
+
   private receive(message: ServerMessage): void {
     switch (message.type) {
       case 'welcome':
@@ -155,6 +173,16 @@ export class ReplicaSession {
       }
       case 'pong':
         return;
+      case 'dump': {
+        const request = this.pending.get(message.id);
+        if (request?.kind !== 'dump') return;
+        request.lines.push(message.lines.map((line) => JSON.stringify(line)));
+        if (message.last) {
+          this.answered(message.id);
+          request.lines.end();
+        }
+        return;
+      }
       case 'error':
         return this.failed(message.id, message.sub, new RxkvError(message.code as ErrorCode, message.message));
     }
@@ -171,6 +199,9 @@ export class ReplicaSession {
     if (fresh.length > 0) this.subscribe(fresh, false);
     this.diverged = false;
     for (const write of this.writes.all()) this.sendWrite(write);
+    const dumps = this.waitingDumps;
+    this.waitingDumps = [];
+    for (const lines of dumps) this.sendDump(lines);
     if (this.pending.size === 0) this.transport.answered();
   }
 
@@ -256,6 +287,7 @@ export class ReplicaSession {
     }
     if (id !== null) this.answered(id);
     if (request?.kind === 'write') this.writes.reject(request.write, error);
+    else if (request?.kind === 'dump') request.lines.fail(error);
     else if (request?.kind === 'subscribe') for (const sub of request.subs) this.fail(sub, error);
   }
 
@@ -327,6 +359,9 @@ export class ReplicaSession {
 
   /** The connection is gone: writes wait for the next one, subscriptions keep their positions to resume from. */
   private lost(): void {
+    for (const request of this.pending.values()) {
+      if (request.kind === 'dump') request.lines.fail(new RxkvError(ErrorCode.CONNECTION_LOST, 'The connection dropped during the dump: make it again.'));
+    }
     this.pending.clear();
     for (const sub of this.subsByNumber.values()) {
       sub.unsync();
@@ -346,6 +381,9 @@ export class ReplicaSession {
       code === undefined
         ? new RxkvError(ErrorCode.CLIENT_CLOSED, 'This client was closed before the server acknowledged this write: it may or may not have been committed.')
         : new RxkvError(code, `The server refused this client: ${status.reason}.`);
+    for (const request of this.pending.values()) if (request.kind === 'dump') request.lines.fail(error);
+    for (const lines of this.waitingDumps) lines.fail(error);
+    this.waitingDumps = [];
     this.pending.clear();
     this.writes.rejectAll(error);
     const subs = [...this.subsByNumber.values()];
@@ -364,4 +402,47 @@ function canonical(filter: SubscriptionFilter): string {
   if (filter.keys !== undefined) return 'K' + JSON.stringify(filter.keys);
   if (filter.prefix !== undefined) return 'p' + filter.prefix;
   return '*';
+}
+
+/** Lines that arrive page by page, read as an async iterable (with an error, when one ends it). */
+class LineChannel implements AsyncIterable<string> {
+  private buffered: string[] = [];
+  private ended = false;
+  private error: unknown = undefined;
+  private wake: (() => void) | null = null;
+
+  push(lines: readonly string[]): void {
+    this.buffered.push(...lines);
+    this.notify();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.notify();
+  }
+
+  fail(error: unknown): void {
+    if (this.ended) return;
+    this.error = error;
+    this.ended = true;
+    this.notify();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<string> {
+    for (;;) {
+      const lines = this.buffered;
+      this.buffered = [];
+      for (const line of lines) yield line;
+      if (this.buffered.length > 0) continue;
+      if (this.error !== undefined) throw this.error;
+      if (this.ended) return;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
 }

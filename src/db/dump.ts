@@ -6,6 +6,8 @@
 import { createDatabase } from '../engine/lifecycle.js';
 import type { CopiedRecord } from '../engine/copy.js';
 import { isFreshDestination } from '../engine/copy.js';
+
+export { isFreshDestination };
 import { ErrorCode, RxkvError, fail } from '../errors.js';
 import type { Json } from '../json/types.js';
 import { toFrozenJson } from '../json/validate.js';
@@ -41,21 +43,41 @@ export interface DumpRecord {
  * await dump(db, createWriteStream('data.ndjson'));
  */
 export async function dump(db: Database, output: Writable, options: { tables?: readonly string[]; progress?: (records: number, total: number) => void } = {}): Promise<{ seq: number; records: number }> {
-  const names = options.tables ?? db.tableNames();
+  const { seq, total, lines } = dumpLines(db, options.tables);
+  let records = -1; // the header is not a record
+  for (const text of lines) {
+    await writeLine(output, text);
+    if (++records % 1000 === 0 && records > 0) options.progress?.(records, total);
+  }
+  options.progress?.(records, total);
+  return { seq, records };
+}
+
+/**
+ * The lines of a dump of `db` (or of some of its tables): the header, then the records. The
+ * snapshots are taken in the call, so the lines are those of its commit however long they take.
+ */
+export function dumpLines(db: Database, tables?: readonly string[]): { seq: number; total: number; lines: Generator<string> } {
+  const names = tables ?? db.tableNames();
   const snapshots = names.map((name) => db.table(name).snapshot());
   const header: DumpHeader = { format: 'rxkv-dump', version: DUMP_FORMAT, seq: db.seq, history: db.history, tables: names };
   const total = snapshots.reduce((sum, snapshot) => sum + snapshot.size, 0);
-  await writeLine(output, JSON.stringify(header));
-  let records = 0;
-  for (const snapshot of snapshots) {
-    for (const [key, value] of snapshot) {
-      const { version, created, updated } = snapshot.meta(key)!;
-      await writeLine(output, JSON.stringify({ table: snapshot.table, key, value, version, created, updated }));
-      if (++records % 1000 === 0) options.progress?.(records, total);
-    }
-  }
-  options.progress?.(records, total);
-  return { seq: header.seq, records };
+  // The key lists are taken now, while the snapshots are current: commits while the lines are
+  // read never make a snapshot rebuild its keys (see Snapshot.range).
+  const ranges = snapshots.map((snapshot) => [snapshot, snapshot.range()] as const);
+  return {
+    seq: header.seq,
+    total,
+    lines: (function* () {
+      yield JSON.stringify(header);
+      for (const [snapshot, range] of ranges) {
+        for (const [key, value] of range) {
+          const { version, created, updated } = snapshot.meta(key)!;
+          yield JSON.stringify({ table: snapshot.table, key, value, version, created, updated });
+        }
+      }
+    })(),
+  };
 }
 
 /** Writes a line, waiting while the stream is full. */

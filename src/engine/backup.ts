@@ -14,13 +14,20 @@ export function writeBackup(
   history: string,
   dest: string,
   progress: ((progress: BackupProgress) => void) | undefined,
+  busy: () => boolean,
 ): Promise<BackupResult> {
   const total = tables.reduce((sum, table) => sum + table.size, 0);
-  return writeCopy(dest, recordsOf(tables), total, seq, history, progress);
+  // The key lists are taken now, while the snapshots are current: later commits never make the
+  // copy rebuild a snapshot's keys (see Snapshot.range).
+  const ranges = tables.map((snapshot) => [snapshot, snapshot.range()] as const);
+  return writeCopy(dest, recordsOf(ranges), total, seq, history, progress, busy);
 }
 
-function* recordsOf(tables: readonly Snapshot[]): Generator<CopiedRecord> {
-  for (const snapshot of tables) {
-    for (const [key] of snapshot.range()) yield { table: snapshot.table, key, entry: snapshot.entry(key)! };
+function* recordsOf(ranges: readonly (readonly [Snapshot, Iterator<[string, unknown]>])[]): Generator<CopiedRecord> {
+  for (const [snapshot, range] of ranges) {
+    for (let next = range.next(); next.done !== true; next = range.next()) {
+      const key = next.value[0];
+      yield { table: snapshot.table, key, entry: snapshot.entry(key)! };
+    }
   }
 }

@@ -237,7 +237,7 @@ export class Engine {
    */
   backup(dest: string, progress: ((progress: BackupProgress) => void) | undefined): Promise<BackupResult> {
     const tables = [...this.states.values()].map((state) => state.head);
-    const written = writeBackup(tables, this.pipeline.seq, newHistory(), dest, progress);
+    const written = writeBackup(tables, this.pipeline.seq, newHistory(), dest, progress, () => this.pipeline.busy);
     const tracked = written.catch(() => undefined);
     this.backups.add(tracked);
     void tracked.then(() => this.backups.delete(tracked));

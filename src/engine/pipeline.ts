@@ -99,6 +99,11 @@ export class Pipeline {
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
+  /** Whether writes are queued or being committed. */
+  get busy(): boolean {
+    return !this.isIdle();
+  }
+
   private isIdle(): boolean {
     return this.writing === null && this.prepared === null && this.queue.length === 0 && !this.scheduled;
   }

@@ -49,11 +49,12 @@ export function parseClientMessage(text: string): ClientMessage {
   const bad = (message: string): never => {
     throw new BadMessage(id, `${String(type)}: ${message}`);
   };
-  if (type !== 'subscribe' && type !== 'unsubscribe' && type !== 'write') {
-    throw new BadMessage(id, `Unknown message type ${JSON.stringify(type)}: expected subscribe, unsubscribe, write or ping.`);
+  if (type !== 'subscribe' && type !== 'unsubscribe' && type !== 'write' && type !== 'dump') {
+    throw new BadMessage(id, `Unknown message type ${JSON.stringify(type)}: expected subscribe, unsubscribe, write, dump or ping.`);
   }
   if (id === null) bad('"id" must be a non-negative integer.');
   const requestId = id!;
+  if (type === 'dump') return { type, id: requestId };
   if (type === 'subscribe') {
     const subs = list(own(fields, 'subs'), 'subs', bad).map((sub) => subscription(sub, bad));
     const since = own(fields, 'since');

@@ -2,9 +2,13 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { ErrorCode, fail } from '../errors.js';
 
-/** What `authorize` is asked: to read (subscribe) or write a table, a key of it, or a key prefix. */
+/**
+ * What `authorize` is asked: to read (subscribe) or write a table, a key of it, or a key prefix;
+ * or `admin`, for what reads the whole database (a dump, for a backup: `table` is then `'*'`, which
+ * no table is called), refused unless `authorize` allows it (so never without an `authorize`).
+ */
 export interface Access {
-  readonly action: 'read' | 'write';
+  readonly action: 'read' | 'write' | 'admin';
   readonly table: string;
   /** The key read or written; absent for a prefix or whole-table subscription. */
   readonly key?: string;

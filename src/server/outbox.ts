@@ -3,7 +3,7 @@ import type { Change } from '../model/change.js';
 import type { ServerMessage } from '../sync/protocol.js';
 import type { Settings } from './options.js';
 import type { Slicer } from './slicer.js';
-import { SnapshotPages } from './snapshot-pages.js';
+import { Pages } from './pages.js';
 import { changeJson, changesMessage, message, Squashed } from './wire.js';
 
 /** Every message is a text frame, shared encoded ones (Buffers) included. */
@@ -20,11 +20,11 @@ interface Outgoing {
 }
 
 /** What waits to be sent: a message (built, or built from a run of changes), a change, a snapshot's pages. */
-type Pending = string | Buffer | Outgoing | Squashed | SnapshotPages;
+type Pending = string | Buffer | Outgoing | Squashed | Pages;
 
 /** Whether a pending item is a message of its own: a run of changes never crosses it. */
-function isMessage(pending: Pending): pending is string | Buffer | SnapshotPages {
-  return typeof pending === 'string' || Buffer.isBuffer(pending) || pending instanceof SnapshotPages;
+function isMessage(pending: Pending): pending is string | Buffer | Pages {
+  return typeof pending === 'string' || Buffer.isBuffer(pending) || pending instanceof Pages;
 }
 
 /** What the outbox tells its session. */
@@ -95,7 +95,8 @@ export class Outbox {
     this.scheduleFlush();
   }
 
-  snapshot(pages: SnapshotPages): void {
+  /** A long answer, sent a page at a time (a snapshot, a dump): what comes after it waits behind its last page. */
+  paged(pages: Pages): void {
     this.queue.push(pages);
     this.squashing.clear();
     this.scheduleFlush();
@@ -126,7 +127,7 @@ export class Outbox {
     this.lastQueued = undefined;
     let at = 0;
     while (at < queue.length) {
-      if (queue[at] instanceof SnapshotPages) {
+      if (queue[at] instanceof Pages) {
         this.queue = queue.slice(at);
         this.slicing = true;
         this.slicer.schedule(this.sendPage);
@@ -148,7 +149,7 @@ export class Outbox {
       this.slicing = false;
       return false;
     }
-    const pages = this.queue[0] as SnapshotPages;
+    const pages = this.queue[0] as Pages;
     this.socket.send(pages.next(), TEXT, this.sent);
     if (pages.done) this.queue.shift();
     if (this.socket.bufferedAmount > this.settings.maxBufferedBytes) {

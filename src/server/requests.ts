@@ -1,4 +1,5 @@
 import type { Database } from '../db/database.js';
+import { dumpLines } from '../db/dump.js';
 import type { Table } from '../db/table.js';
 import type { Transaction, TransactionTable } from '../db/transaction.js';
 import { ErrorCode, RxkvError } from '../errors.js';
@@ -11,6 +12,7 @@ import type { ClientLedger, Outcome } from './client-ledger.js';
 import type { Access, Settings } from './options.js';
 import type { Outbox } from './outbox.js';
 import { Route, type Receiver, type Routes } from './routes.js';
+import { DumpPages } from './dump-pages.js';
 import { SnapshotPages } from './snapshot-pages.js';
 import { describeError } from './wire.js';
 
@@ -65,6 +67,8 @@ export class Requests {
         return undefined;
       case 'write':
         return this.write(request.id, request.ops, request.m, request.ack);
+      case 'dump':
+        return this.dump(request.id);
     }
   }
 
@@ -121,7 +125,7 @@ export class Requests {
         outbox.message({ type: 'error', id, sub: spec.sub, code: ErrorCode.FORBIDDEN, message: `Not authorized to read ${describeSpec(spec)}.` });
         return;
       }
-      if (replay === undefined) outbox.snapshot(snapshotPages(db, spec, since, settings.snapshotPageBytes));
+      if (replay === undefined) outbox.paged(snapshotPages(db, spec, since, settings.snapshotPageBytes));
       live.push(new Route(this.session, spec));
     });
     if (replay !== undefined) {
@@ -193,6 +197,26 @@ export class Requests {
       return undefined;
     }
     return Promise.all(verdicts).then(finish);
+  }
+
+  /** The whole database as of now, as dump pages: an `admin` action, refused unless `authorize` allows it. */
+  private dump(id: number): Promise<void> | undefined {
+    const finish = (allowed: boolean): void => {
+      if (!this.session.open) return;
+      if (!allowed) {
+        this.fail(id, ErrorCode.FORBIDDEN, 'Not authorized to dump the database: authorize must allow { action: "admin" }.');
+        return;
+      }
+      const { db, settings } = this.server;
+      this.session.outbox.paged(new DumpPages(id, dumpLines(db).lines, settings.snapshotPageBytes));
+      this.session.answered();
+    };
+    const verdict = this.server.settings.authorize === undefined ? false : this.authorized({ action: 'admin', table: '*' });
+    if (typeof verdict === 'boolean') {
+      finish(verdict);
+      return undefined;
+    }
+    return verdict.then(finish);
   }
 
   /** Asks `authorize`; a hook that throws or rejects refuses. */

@@ -1,4 +1,5 @@
 import type { Json } from '../json/types.js';
+import { Pages, page } from './pages.js';
 
 /**
  * A subscription's snapshot as `snapshot` messages of about `pageBytes` each (a record larger than
@@ -6,9 +7,9 @@ import type { Json } from '../json/types.js';
  * that a large table neither holds up the server while it is encoded nor makes one message larger
  * than a client takes.
  */
-export class SnapshotPages {
+export class SnapshotPages extends Pages {
   /** The record after the page built last, read ahead to tell which page is the last. */
-  private ahead: IteratorResult<readonly [string, Json]>;
+  private readonly ahead: { current: IteratorResult<readonly [string, Json]> };
 
   constructor(
     private readonly sub: number,
@@ -21,23 +22,17 @@ export class SnapshotPages {
      */
     private readonly removed?: readonly string[],
   ) {
-    this.ahead = records.next();
+    super();
+    this.ahead = { current: records.next() };
   }
 
   get done(): boolean {
-    return this.ahead.done === true;
+    return this.ahead.current.done === true;
   }
 
   /** The next page (the first one even when there are no records). */
   next(): string {
-    const parts: string[] = [];
-    let bytes = 0;
-    while (this.ahead.done !== true && bytes < this.pageBytes) {
-      const json = JSON.stringify(this.ahead.value);
-      parts.push(json);
-      bytes += json.length;
-      this.ahead = this.records.next();
-    }
+    const parts = page(this.ahead, this.records, this.pageBytes, (record) => JSON.stringify(record));
     const partial = this.removed === undefined ? '' : this.done ? `,"partial":true,"removed":${JSON.stringify(this.removed)}` : ',"partial":true';
     return `{"type":"snapshot","sub":${this.sub},"seq":${this.seq},"records":[${parts.join(',')}],"last":${this.done}${partial}}`;
   }

@@ -12,7 +12,8 @@ import type { KeyFilter } from '../model/filter.js';
 
 /**
  * 3: the database's history id (`welcome`, `subscribe`), resume from durable state after a restart
- * (snapshot pages with `partial` and `removed`), client ids and mutation numbers (exactly-once writes).
+ * (snapshot pages with `partial` and `removed`), client ids and mutation numbers (exactly-once
+ * writes), `dump` for backups over the wire.
  * 2: snapshots in pages (`last`), `ping`/`pong`, per-subscription key limit.
  */
 export const PROTOCOL_VERSION = 3;
@@ -77,7 +78,9 @@ export type ClientMessage =
    */
   | { readonly type: 'write'; readonly id: number; readonly ops: readonly WriteOp[]; readonly m?: number; readonly ack?: number }
   /** The client's liveness check: answered by a `pong` behind everything queued before it. */
-  | { readonly type: 'ping' };
+  | { readonly type: 'ping' }
+  /** A dump of the database as of now (an `admin` action: refused unless `authorize` allows it), for backups. */
+  | { readonly type: 'dump'; readonly id: number };
 
 /** One change on the wire: `patch` takes the record from its previous value to its new one. */
 export interface WireChange {
@@ -115,5 +118,7 @@ export type ServerMessage =
   /** A write is durable; any change of it the replica subscribed to came before. */
   | { readonly type: 'committed'; readonly id: number; readonly seq: number }
   | { readonly type: 'pong' }
+  /** A page of a dump: its lines (the header first) as JSON values; `last` ends it. */
+  | { readonly type: 'dump'; readonly id: number; readonly lines: readonly Json[]; readonly last: boolean }
   /** A request failed (with `sub`: only that subscription of a `subscribe`); `id` is null when the request had none. */
   | { readonly type: 'error'; readonly id: number | null; readonly sub?: number; readonly code: string; readonly message: string };
