@@ -17,11 +17,42 @@ interface Run {
 }
 
 function rxkv(...args: string[]): Promise<Run> {
+  return rxkvWithInput(undefined, ...args);
+}
+
+/** Runs the binary, with `input` on its stdin when given. */
+function rxkvWithInput(input: string | undefined, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { maxBuffer: 1 << 26 }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, [BIN, ...args], { maxBuffer: 1 << 26 }, (error, stdout, stderr) => {
       resolve({ code: error === null ? 0 : ((error as { code?: number }).code ?? 1), stdout, stderr });
     });
+    if (input !== undefined) child.stdin!.end(input);
   });
+}
+
+/** A database of 200,000 records of about 200 bytes: long enough to dump, load or copy that a signal falls in the middle. */
+async function bigDatabase(): Promise<string> {
+  const dir = tempDir();
+  const db = await open(dir);
+  for (let from = 0; from < 200_000; from += 10_000) {
+    await db.transaction((tx) => {
+      for (let i = from; i < from + 10_000; i++) tx.table('t').put(`k${i}`, { i, text: 'x'.repeat(200) });
+    });
+  }
+  await db.close();
+  return dir;
+}
+
+/** Every record of a database as [table, key, value, metadata] rows, in order. */
+const rows = (db: Database): unknown[] => db.tableNames().flatMap((name) => [...db.table(name).entries()].map(([key, value]) => [name, key, value, db.table(name).meta(key)]));
+
+/** `copy` holds every record of `source` with its metadata, at the same seq, in a history of its own. */
+async function expectCopyOf(source: string, copy: string): Promise<void> {
+  const [original, copied] = [await open(source), await open(copy)];
+  expect(rows(copied)).toEqual(rows(original));
+  expect(copied.seq).toBe(original.seq);
+  expect(copied.history).not.toBe(original.history);
+  await Promise.all([original.close(), copied.close()]);
 }
 
 const ndjson = (text: string): any[] => text.trim().split('\n').filter((line) => line !== '').map((line) => JSON.parse(line));
@@ -103,7 +134,6 @@ describe('the rxkv command line', () => {
     expect(JSON.parse((await rxkv('backup', dir, copy)).stdout)).toEqual({ seq: 3, tables: 2, records: 50, bytes: jasmine.any(Number) });
     expect((await rxkv('restore', copy, restored)).code).toBe(0);
     const [source, backup, again] = [await open(dir), await open(copy), await open(restored)];
-    const rows = (db: Database): unknown[] => db.tableNames().flatMap((name) => [...db.table(name).entries()].map(([key, value]) => [name, key, value, db.table(name).meta(key)]));
     expect(rows(backup)).toEqual(rows(source));
     expect(rows(again)).toEqual(rows(source));
     expect(new Set([source.history, backup.history, again.history]).size).toBe(3);
@@ -141,14 +171,7 @@ describe('the rxkv command line', () => {
   });
 
   it('should leave no file that passes for a whole dump when interrupted', async () => {
-    const big = tempDir();
-    const db = await open(big);
-    for (let from = 0; from < 200_000; from += 10_000) {
-      await db.transaction((tx) => {
-        for (let i = from; i < from + 10_000; i++) tx.table('t').put(`k${i}`, { i, text: 'x'.repeat(200) });
-      });
-    }
-    await db.close();
+    const big = await bigDatabase();
     const out = join(tempDir(), 'dump.ndjson');
     const child = spawn(process.execPath, [BIN, 'dump', big, '--out', out], { stdio: 'ignore' });
     await eventually(() => existsSync(out + '.partial') && statSync(out + '.partial').size > 1 << 20, 'the dump to be under way', 20_000);
@@ -202,12 +225,7 @@ describe('the rxkv command line', () => {
     expect(run.stderr).toBe('');
     expect(JSON.parse(run.stdout)).toEqual({ records: 50 });
     await open1.stop();
-    const [source, backup] = [await open(dir), await open(copy)];
-    const rows = (db: Database): unknown[] => db.tableNames().flatMap((name) => [...db.table(name).entries()].map(([key, value]) => [name, key, value, db.table(name).meta(key)]));
-    expect(rows(backup)).toEqual(rows(source));
-    expect(backup.seq).toBe(source.seq);
-    expect(backup.history).not.toBe(source.history);
-    await Promise.all([source.close(), backup.close()]);
+    await expectCopyOf(dir, copy);
     // Without a token, `rxkv serve` lets anyone read and write, and nobody dump.
     const open2 = await start();
     const refused = await rxkv('backup', '--url', open2.url, join(tempDir(), 'refused'));
@@ -218,26 +236,12 @@ describe('the rxkv command line', () => {
   }, 30_000);
 
   describe('load', () => {
-    function rxkvWithInput(input: string, ...args: string[]): Promise<Run> {
-      return new Promise((resolve) => {
-        const child = execFile(process.execPath, [BIN, ...args], (error, stdout, stderr) => {
-          resolve({ code: error === null ? 0 : ((error as { code?: number }).code ?? 1), stdout, stderr });
-        });
-        child.stdin!.end(input);
-      });
-    }
-
     it('should make a dump loaded into a new directory a database equal to the source, metadata and seq included', async () => {
       const dumpFile = join(tempDir(), 'dump.ndjson');
       expect((await rxkv('dump', dir, '--out', dumpFile)).code).toBe(0);
       const target = join(tempDir(), 'loaded');
       expect(JSON.parse((await rxkv('load', target, dumpFile)).stdout)).toEqual({ records: 50, keptMetadata: true, dryRun: false });
-      const [source, loaded] = [await open(dir), await open(target)];
-      const rows = (db: Database): unknown[] => db.tableNames().flatMap((name) => [...db.table(name).entries()].map(([key, value]) => [name, key, value, db.table(name).meta(key)]));
-      expect(rows(loaded)).toEqual(rows(source));
-      expect(loaded.seq).toBe(source.seq);
-      expect(loaded.history).not.toBe(source.history);
-      await Promise.all([source.close(), loaded.close()]);
+      await expectCopyOf(dir, target);
       // Into an existing database: the records, in durable batches, with new metadata.
       const again = await rxkvWithInput(readFileSync(dumpFile, 'utf8'), 'load', target, '-');
       expect(JSON.parse(again.stdout)).toEqual({ records: 50, keptMetadata: false, dryRun: false });
@@ -276,14 +280,7 @@ describe('the rxkv command line', () => {
     });
 
     it('should leave a load into a new directory killed in the middle unopenable (or absent), never a partial database', async () => {
-      const big = tempDir();
-      const db = await open(big);
-      for (let from = 0; from < 200_000; from += 10_000) {
-        await db.transaction((tx) => {
-          for (let i = from; i < from + 10_000; i++) tx.table('t').put(`k${i}`, { i, text: 'x'.repeat(100) });
-        });
-      }
-      await db.close();
+      const big = await bigDatabase();
       const dumpFile = join(tempDir(), 'dump.ndjson');
       expect((await rxkv('dump', big, '--out', dumpFile)).code).toBe(0);
       const target = join(tempDir(), 'loaded');
