@@ -13,7 +13,6 @@ import type { Access } from '../server/options.js';
 import { serve } from '../server/server.js';
 import { progress } from './progress.js';
 
-
 /** Opens an existing database for a command: a missing one is an error, a locked one says what to do instead. */
 async function openExisting(dir: string): Promise<Database> {
   if (!existsSync(join(dir, 'CURRENT'))) fail(ErrorCode.INVALID_ARGUMENT, `There is no database at ${dir}.`);
@@ -21,7 +20,7 @@ async function openExisting(dir: string): Promise<Database> {
     return await open(dir);
   } catch (error) {
     if (error instanceof RxkvError && error.code === ErrorCode.DATABASE_LOCKED) {
-      throw new RxkvError(ErrorCode.DATABASE_LOCKED, `${error.message} A running database is read through its sync server: rxkv watch ws://HOST:PORT.`, { cause: error });
+      throw new RxkvError(ErrorCode.DATABASE_LOCKED, `${error.message} A running database is read and backed up through its sync server: rxkv watch URL --table T, rxkv backup --url URL DEST.`, { cause: error });
     }
     throw error;
   }
