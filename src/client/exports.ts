@@ -4,6 +4,8 @@ export { ReplicaSnapshot } from './replica.js';
 export type { Change, ChangeOp } from '../model/change.js';
 export type { ChangeFilter } from '../model/filter.js';
 export type { RangeOptions } from '../model/range.js';
+export type { RecordMeta } from '../model/record.js';
+export type { RecordsRange, ServerStats } from '../sync/protocol.js';
 export type { Json, JsonObject, MergePatch, Operation } from '../json/types.js';
 export { RxkvError, ErrorCode } from '../errors.js';
 export { uuid } from '../model/uuid.js';

@@ -1,7 +1,8 @@
 import type { Observable } from 'rxjs';
 import type { Json } from '../json/types.js';
 import { checkTableName } from '../model/keys.js';
-import type { WriteOp } from '../sync/protocol.js';
+import { ErrorCode, RxkvError } from '../errors.js';
+import type { ServerStats, WriteOp } from '../sync/protocol.js';
 import { RemoteTable, writeVerbs, type WriteVerbs } from './remote-table.js';
 import { ReplicaSession, type SessionOptions } from './session.js';
 import type { Status, WebSocketConstructor } from './transport.js';
@@ -68,6 +69,19 @@ export class RemoteDatabase {
    */
   dump(): AsyncIterable<string> {
     return this.session.dump();
+  }
+
+  /** The server's tables with their record counts (an `inspect` action: allowed only when the server's `authorize` allows it). */
+  async tables(): Promise<{ readonly name: string; readonly records: number }[]> {
+    const answer = await this.session.ask((id) => ({ type: 'inspect', id, what: 'tables' }));
+    return answer.type === 'inspected' ? [...(answer.tables ?? [])] : [];
+  }
+
+  /** How the server is doing: connections, subscriptions by table, commits per second, bytes queued, slow clients (an `inspect` action). */
+  async serverStats(): Promise<ServerStats> {
+    const answer = await this.session.ask((id) => ({ type: 'inspect', id, what: 'server' }));
+    if (answer.type !== 'inspected' || answer.server === undefined) throw new RxkvError(ErrorCode.BAD_MESSAGE, 'The server answered inspect without its figures.');
+    return answer.server;
   }
 
   /** Closes the connection: streams complete, writes not yet acknowledged reject (`CLIENT_CLOSED`). */

@@ -6,8 +6,9 @@ import { initialChange, type Change } from '../model/change.js';
 import { accepts as passes, checkChangeFilter, type ChangeFilter } from '../model/filter.js';
 import { checkKey } from '../model/keys.js';
 import { OrderedRecords } from '../model/ordered-records.js';
-import type { RangeOptions } from '../model/range.js';
-import { MAX_KEYS_PER_SUBSCRIPTION, type SubscriptionFilter, type WriteOp } from '../sync/protocol.js';
+import { checkRangeOptions, type RangeOptions } from '../model/range.js';
+import type { RecordMeta } from '../model/record.js';
+import { MAX_KEYS_PER_SUBSCRIPTION, MAX_RECORDS_PER_PAGE, type RecordsRange, type SubscriptionFilter, type WriteOp } from '../sync/protocol.js';
 import type { ReplicaSnapshot, TableReplica } from './replica.js';
 import type { ReplicaSession } from './session.js';
 
@@ -130,6 +131,22 @@ export class RemoteTable<T = Json> extends OrderedRecords<T> {
         end: (error) => (error === undefined ? subscriber.complete() : subscriber.error(error)),
       });
     });
+  }
+
+  /**
+   * A page of the server's records of this table, with their metadata, in key order within bounds
+   * (`{ prefix, gt, gte, lt, lte, limit (at most 1,000), reverse }`), read on the server rather than
+   * from the replica: `more` says whether more lie within the bounds (go on from the last key).
+   *
+   * @example
+   * const { records, more } = await remote.table('people').page({ prefix: 'eu/', limit: 50 });
+   */
+  async page(range: RecordsRange = {}): Promise<{ records: [key: string, value: T, meta: RecordMeta][]; more: boolean }> {
+    checkRangeOptions(range);
+    if (range.limit !== undefined && range.limit > MAX_RECORDS_PER_PAGE) fail(ErrorCode.INVALID_ARGUMENT, `page({ limit }) takes at most ${MAX_RECORDS_PER_PAGE}.`);
+    const answer = await this.session.ask((id) => ({ type: 'records', id, table: this.name, range }));
+    if (answer.type !== 'records') return { records: [], more: false };
+    return { records: answer.records.map(([key, value, meta]) => [key, value as T, meta]), more: answer.more };
   }
 
   /** Deep-merges `patch` into the record (RFC 7396); resolves to the commit's seq once durable on the server. */

@@ -10,6 +10,7 @@ import { WriteQueue, type PendingWrite } from './write-queue.js';
 type Request =
   | { readonly kind: 'write'; readonly write: PendingWrite }
   | { readonly kind: 'dump'; readonly lines: LineChannel }
+  | { readonly kind: 'ask'; readonly resolve: (answer: ServerMessage) => void; readonly reject: (error: unknown) => void }
   | { readonly kind: 'subscribe'; readonly subs: readonly ServerSub[] }
   | { readonly kind: 'unsubscribe' };
 
@@ -56,8 +57,8 @@ export class ReplicaSession {
   /** The largest message the server takes (told in its welcome). */
   private maxMessageBytes = Number.POSITIVE_INFINITY;
   private ended: Promise<void> | null = null;
-  /** Dumps asked for before the connection was welcomed. */
-  private waitingDumps: LineChannel[] = [];
+  /** One-off requests (dumps, questions) made before the connection was welcomed: sent once it is. */
+  private waiting: { send(): void; fail(error: unknown): void }[] = [];
 
   constructor(url: string, options: SessionOptions, WebSocket: WebSocketConstructor) {
     this.writes = new WriteQueue(options.writeTimeout ?? DEFAULT_WRITE_TIMEOUT);
@@ -133,16 +134,22 @@ export class ReplicaSession {
   /** The server's dump (an `admin` request), line by line: the header first, then the records. */
   dump(): AsyncIterable<string> {
     const lines = new LineChannel();
-    const { state, reason } = this.transport.status;
-    if (state === 'closed') lines.fail(new RxkvError(ErrorCode.CLIENT_CLOSED, 'This client was closed.'));
-    else if (state === 'refused') lines.fail(new RxkvError(ErrorCode.UNAUTHORIZED, `The server refused this client: ${reason}.`));
-    else if (this.transport.ready) this.sendDump(lines);
-    else this.waitingDumps.push(lines);
+    this.once({ send: () => this.request({ kind: 'dump', lines }, (id) => ({ type: 'dump', id })), fail: (error) => lines.fail(error) });
     return lines;
   }
 
-  private sendDump(lines: LineChannel): void {
-    this.request({ kind: 'dump', lines }, (id) => ({ type: 'dump', id }));
+  /** A question whose answer is one message (`inspect`, `records`): not asked again after a drop. */
+  ask(build: (id: number) => object): Promise<ServerMessage> {
+    return new Promise((resolve, reject) => this.once({ send: () => this.request({ kind: 'ask', resolve, reject }, build), fail: reject }));
+  }
+
+  /** A one-off request: sent now when connected, else once welcomed; failed at once when the client has ended. */
+  private once(request: { send(): void; fail(error: unknown): void }): void {
+    const { state, reason } = this.transport.status;
+    if (state === 'closed') request.fail(new RxkvError(ErrorCode.CLIENT_CLOSED, 'This client was closed.'));
+    else if (state === 'refused') request.fail(new RxkvError(ErrorCode.UNAUTHORIZED, `The server refused this client: ${reason}.`));
+    else if (this.transport.ready) request.send();
+    else this.waiting.push(request);
   }
 
   private receive(message: ServerMessage): void {
@@ -173,6 +180,13 @@ export class ReplicaSession {
       }
       case 'pong':
         return;
+      case 'inspected':
+      case 'records': {
+        const request = this.pending.get(message.id);
+        this.answered(message.id);
+        if (request?.kind === 'ask') request.resolve(message);
+        return;
+      }
       case 'dump': {
         const request = this.pending.get(message.id);
         if (request?.kind !== 'dump') return;
@@ -199,9 +213,9 @@ export class ReplicaSession {
     if (fresh.length > 0) this.subscribe(fresh, false);
     this.diverged = false;
     for (const write of this.writes.all()) this.sendWrite(write);
-    const dumps = this.waitingDumps;
-    this.waitingDumps = [];
-    for (const lines of dumps) this.sendDump(lines);
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const request of waiting) request.send();
     if (this.pending.size === 0) this.transport.answered();
   }
 
@@ -288,6 +302,7 @@ export class ReplicaSession {
     if (id !== null) this.answered(id);
     if (request?.kind === 'write') this.writes.reject(request.write, error);
     else if (request?.kind === 'dump') request.lines.fail(error);
+    else if (request?.kind === 'ask') request.reject(error);
     else if (request?.kind === 'subscribe') for (const sub of request.subs) this.fail(sub, error);
   }
 
@@ -360,7 +375,9 @@ export class ReplicaSession {
   /** The connection is gone: writes wait for the next one, subscriptions keep their positions to resume from. */
   private lost(): void {
     for (const request of this.pending.values()) {
-      if (request.kind === 'dump') request.lines.fail(new RxkvError(ErrorCode.CONNECTION_LOST, 'The connection dropped during the dump: make it again.'));
+      const lost = new RxkvError(ErrorCode.CONNECTION_LOST, 'The connection dropped before the answer came: ask again.');
+      if (request.kind === 'dump') request.lines.fail(lost);
+      else if (request.kind === 'ask') request.reject(lost);
     }
     this.pending.clear();
     for (const sub of this.subsByNumber.values()) {
@@ -381,9 +398,12 @@ export class ReplicaSession {
       code === undefined
         ? new RxkvError(ErrorCode.CLIENT_CLOSED, 'This client was closed before the server acknowledged this write: it may or may not have been committed.')
         : new RxkvError(code, `The server refused this client: ${status.reason}.`);
-    for (const request of this.pending.values()) if (request.kind === 'dump') request.lines.fail(error);
-    for (const lines of this.waitingDumps) lines.fail(error);
-    this.waitingDumps = [];
+    for (const request of this.pending.values()) {
+      if (request.kind === 'dump') request.lines.fail(error);
+      else if (request.kind === 'ask') request.reject(error);
+    }
+    for (const request of this.waiting) request.fail(error);
+    this.waiting = [];
     this.pending.clear();
     this.writes.rejectAll(error);
     const subs = [...this.subsByNumber.values()];

@@ -9,5 +9,5 @@
  */
 export { serve, type SyncServer } from './server.js';
 export type { Access, ServeOptions } from './options.js';
-export { CloseCode, PROTOCOL_VERSION } from '../sync/protocol.js';
+export { CloseCode, PROTOCOL_VERSION, type ServerStats } from '../sync/protocol.js';
 export { RxkvError, ErrorCode } from '../errors.js';

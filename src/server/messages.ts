@@ -1,5 +1,5 @@
 import { ErrorCode, RxkvError } from '../errors.js';
-import { MAX_CLIENT_ID_LENGTH, type ClientMessage, type SubscriptionSpec, type WriteOp } from '../sync/protocol.js';
+import { MAX_CLIENT_ID_LENGTH, MAX_RECORDS_PER_PAGE, type ClientMessage, type RecordsRange, type SubscriptionSpec, type WriteOp } from '../sync/protocol.js';
 
 /** The most ops one write may name. */
 export const MAX_OPS_PER_WRITE = 1000;
@@ -49,12 +49,22 @@ export function parseClientMessage(text: string): ClientMessage {
   const bad = (message: string): never => {
     throw new BadMessage(id, `${String(type)}: ${message}`);
   };
-  if (type !== 'subscribe' && type !== 'unsubscribe' && type !== 'write' && type !== 'dump') {
-    throw new BadMessage(id, `Unknown message type ${JSON.stringify(type)}: expected subscribe, unsubscribe, write, dump or ping.`);
+  if (type !== 'subscribe' && type !== 'unsubscribe' && type !== 'write' && type !== 'dump' && type !== 'inspect' && type !== 'records') {
+    throw new BadMessage(id, `Unknown message type ${JSON.stringify(type)}: expected subscribe, unsubscribe, write, dump, inspect, records or ping.`);
   }
   if (id === null) bad('"id" must be a non-negative integer.');
   const requestId = id!;
   if (type === 'dump') return { type, id: requestId };
+  if (type === 'inspect') {
+    const what = own(fields, 'what');
+    if (what !== 'tables' && what !== 'server') bad('"what" must be "tables" or "server".');
+    return { type, id: requestId, what: what as 'tables' | 'server' };
+  }
+  if (type === 'records') {
+    const table = own(fields, 'table');
+    if (typeof table !== 'string') bad('"table" must be a string.');
+    return { type, id: requestId, table: table as string, range: recordsRange(own(fields, 'range'), bad) };
+  }
   if (type === 'subscribe') {
     const subs = list(own(fields, 'subs'), 'subs', bad).map((sub) => subscription(sub, bad));
     const since = own(fields, 'since');
@@ -120,6 +130,24 @@ function writeOp(value: unknown, bad: (message: string) => never): WriteOp {
   const written = own(fields, 'value');
   if (written === undefined) bad(`${String(op)} needs a "value".`);
   return { op: op as 'merge' | 'put', table: table as string, key: key as string, value: written as never };
+}
+
+function recordsRange(value: unknown, bad: (message: string) => never): RecordsRange {
+  if (value === undefined) return {};
+  if (!isObject(value)) bad('"range" must be an object { prefix, gt, gte, lt, lte, limit, reverse }.');
+  const fields = value as Fields;
+  const range: Record<string, unknown> = {};
+  for (const bound of ['prefix', 'gt', 'gte', 'lt', 'lte'] as const) {
+    const given = own(fields, bound);
+    if (given === undefined) continue;
+    if (typeof given !== 'string') bad(`"range.${bound}" must be a string.`);
+    range[bound] = given;
+  }
+  const limit = own(fields, 'limit');
+  if (limit !== undefined && !(isCount(limit) && limit > 0 && limit <= MAX_RECORDS_PER_PAGE)) bad(`"range.limit" must be an integer from 1 to ${MAX_RECORDS_PER_PAGE}.`);
+  const reverse = own(fields, 'reverse');
+  if (reverse !== undefined && typeof reverse !== 'boolean') bad('"range.reverse" must be a boolean.');
+  return { ...range, ...(limit === undefined ? {} : { limit: limit as number }), ...(reverse === undefined ? {} : { reverse: reverse as boolean }) };
 }
 
 function list(value: unknown, name: string, bad: (message: string) => never): unknown[] {

@@ -3,12 +3,14 @@ import type { Server as HttpsServer } from 'node:https';
 import { ErrorCode, fail } from '../errors.js';
 
 /**
- * What `authorize` is asked: to read (subscribe) or write a table, a key of it, or a key prefix;
- * or `admin`, for what reads the whole database (a dump, for a backup: `table` is then `'*'`, which
- * no table is called), refused unless `authorize` allows it (so never without an `authorize`).
+ * What `authorize` is asked: to read (subscribe, or a page of `records`) or write a table, a key of
+ * it, or a key prefix; `inspect`, to list the tables and their counts or the server's figures (the
+ * inspector); or `admin`, for what reads the whole database (a dump, for a backup). `inspect` and
+ * `admin` come with `table: '*'` (which no table is called) and are refused unless `authorize`
+ * allows them (so never without an `authorize`).
  */
 export interface Access {
-  readonly action: 'read' | 'write' | 'admin';
+  readonly action: 'read' | 'write' | 'inspect' | 'admin';
   readonly table: string;
   /** The key read or written; absent for a prefix or whole-table subscription. */
   readonly key?: string;

@@ -6,7 +6,7 @@ import { ErrorCode, RxkvError } from '../errors.js';
 import type { Json } from '../json/types.js';
 import { covers, selectedKeys } from '../model/filter.js';
 import { checkTableName } from '../model/keys.js';
-import { MAX_KEYS_PER_SUBSCRIPTION, type ClientMessage, type SubscriptionSpec, type WriteOp } from '../sync/protocol.js';
+import { MAX_KEYS_PER_SUBSCRIPTION, MAX_RECORDS_PER_PAGE, type ClientMessage, type RecordsRange, type ServerStats, type SubscriptionSpec, type WriteOp } from '../sync/protocol.js';
 import type { ChangeLog } from './change-log.js';
 import type { ClientLedger, Outcome } from './client-ledger.js';
 import type { Access, Settings } from './options.js';
@@ -26,6 +26,8 @@ export interface Server {
   readonly routes: Routes;
   readonly log: ChangeLog;
   readonly ledger: ClientLedger;
+  /** How the server is doing (`inspect` `server`). */
+  stats(): ServerStats;
 }
 
 /** What the request handlers need of the session they answer for. */
@@ -69,6 +71,10 @@ export class Requests {
         return this.write(request.id, request.ops, request.m, request.ack);
       case 'dump':
         return this.dump(request.id);
+      case 'inspect':
+        return this.inspect(request.id, request.what);
+      case 'records':
+        return this.records(request.id, request.table, request.range);
     }
   }
 
@@ -199,19 +205,73 @@ export class Requests {
     return Promise.all(verdicts).then(finish);
   }
 
-  /** The whole database as of now, as dump pages: an `admin` action, refused unless `authorize` allows it. */
+  /** The whole database as of now, as dump pages: an `admin` action. */
   private dump(id: number): Promise<void> | undefined {
+    return this.privileged(id, 'admin', () => {
+      const { db, settings } = this.server;
+      this.session.outbox.paged(new DumpPages(id, dumpLines(db).lines, settings.snapshotPageBytes));
+    });
+  }
+
+  /** The tables and their counts, or the server's figures: an `inspect` action. */
+  private inspect(id: number, what: 'tables' | 'server'): Promise<void> | undefined {
+    return this.privileged(id, 'inspect', () => {
+      const { db } = this.server;
+      if (what === 'server') this.session.outbox.message({ type: 'inspected', id, server: this.server.stats() });
+      else this.session.outbox.message({ type: 'inspected', id, tables: db.tableNames().map((name) => ({ name, records: db.table(name).size })) });
+    });
+  }
+
+  /** Runs `answer` once `authorize` allows `action` on the whole database; refused without an `authorize`. */
+  private privileged(id: number, action: 'admin' | 'inspect', answer: () => void): Promise<void> | undefined {
     const finish = (allowed: boolean): void => {
       if (!this.session.open) return;
       if (!allowed) {
-        this.fail(id, ErrorCode.FORBIDDEN, 'Not authorized to dump the database: authorize must allow { action: "admin" }.');
+        this.fail(id, ErrorCode.FORBIDDEN, `Not authorized: authorize must allow { action: '${action}', table: '*' }.`);
         return;
       }
-      const { db, settings } = this.server;
-      this.session.outbox.paged(new DumpPages(id, dumpLines(db).lines, settings.snapshotPageBytes));
+      answer();
       this.session.answered();
     };
-    const verdict = this.server.settings.authorize === undefined ? false : this.authorized({ action: 'admin', table: '*' });
+    const verdict = this.server.settings.authorize === undefined ? false : this.authorized({ action, table: '*' });
+    if (typeof verdict === 'boolean') {
+      finish(verdict);
+      return undefined;
+    }
+    return verdict.then(finish);
+  }
+
+  /** A page of a table's records with their metadata: a read of the table (of its prefix, when given). */
+  private records(id: number, table: string, range: RecordsRange): Promise<void> | undefined {
+    try {
+      checkTableName(table);
+    } catch (error) {
+      this.error(id, error);
+      return undefined;
+    }
+    const finish = (allowed: boolean): void => {
+      if (!this.session.open) return;
+      if (!allowed) {
+        this.fail(id, ErrorCode.FORBIDDEN, `Not authorized to read table ${table}.`);
+        return;
+      }
+      const snapshot = this.server.db.existingTable(table)?.snapshot();
+      const limit = range.limit ?? MAX_RECORDS_PER_PAGE;
+      const page: [string, Json, { version: number; created: number; updated: number }][] = [];
+      let more = false;
+      if (snapshot !== undefined) {
+        for (const [key, value] of snapshot.range({ ...range, limit: limit + 1 })) {
+          if (page.length === limit) {
+            more = true;
+            break;
+          }
+          page.push([key, value, snapshot.meta(key)!]);
+        }
+      }
+      this.session.outbox.message({ type: 'records', id, records: page, more });
+      this.session.answered();
+    };
+    const verdict = this.authorized({ action: 'read', table, ...(range.prefix === undefined ? {} : { prefix: range.prefix }) });
     if (typeof verdict === 'boolean') {
       finish(verdict);
       return undefined;

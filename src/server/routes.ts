@@ -73,6 +73,17 @@ export class Routes {
     if (routes.empty) this.tables.delete(table);
   }
 
+  /** The live routes of each table. */
+  counts(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const [table, routes] of this.tables) {
+      const distinct = new Set<Route>([...routes.prefixed, ...routes.whole]);
+      for (const set of routes.byKey.values()) for (const route of set) distinct.add(route);
+      counts[table] = distinct.size;
+    }
+    return counts;
+  }
+
   /** Hands a change (and its wire form) to every route that covers it. */
   route(change: Change, json: string): void {
     const routes = this.tables.get(change.table);

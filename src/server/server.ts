@@ -6,7 +6,7 @@ import { WebSocketServer } from 'ws';
 import type { Database } from '../db/database.js';
 import type { Change } from '../model/change.js';
 import { ErrorCode, fail } from '../errors.js';
-import { CloseCode } from '../sync/protocol.js';
+import { CloseCode, type ServerStats } from '../sync/protocol.js';
 import { ChangeLog } from './change-log.js';
 import { ClientLedger } from './client-ledger.js';
 import { Session, type Host } from './session.js';
@@ -72,6 +72,8 @@ class Server implements SyncServer, Host {
   /** The database's history when the log started: a change under another means it restarted. */
   private history: string;
   private closing: Promise<void> | null = null;
+  /** Commits seen in the current second and the one before it (for `stats`). */
+  private readonly commits = { second: 0, current: 0, last: 0, seq: 0 };
 
   constructor(
     readonly db: Database,
@@ -135,6 +137,35 @@ class Server implements SyncServer, Host {
     }
   }
 
+  stats(): ServerStats {
+    const sessions = [...this.clients];
+    this.countCommit(this.commits.seq);
+    return {
+      connections: sessions.length,
+      subscriptions: this.routes.counts(),
+      seq: this.db.seq,
+      history: this.db.history,
+      commitsPerSecond: this.commits.last,
+      bufferedBytes: sessions.reduce((sum, session) => sum + session.bufferedBytes, 0),
+      slowClients: sessions.filter((session) => session.outbox.behind).length,
+    };
+  }
+
+  /** Counts a commit (the changes of one commit share its seq) in the second it was seen. */
+  private countCommit(seq: number): void {
+    const second = Math.floor(Date.now() / 1000);
+    const commits = this.commits;
+    if (second !== commits.second) {
+      commits.last = second === commits.second + 1 ? commits.current : 0;
+      commits.current = 0;
+      commits.second = second;
+    }
+    if (seq !== commits.seq) {
+      commits.current++;
+      commits.seq = seq;
+    }
+  }
+
   /** Starts following the database's changes: the log covers what comes from now on. */
   private follow(): void {
     this.history = this.db.history;
@@ -158,6 +189,7 @@ class Server implements SyncServer, Host {
       for (const client of [...this.clients]) client.close(CloseCode.RESYNC, 'history restarted');
       return;
     }
+    this.countCommit(change.seq);
     const json = changeJson(change);
     this.log.append({ seq: change.seq, table: change.table, key: change.key, json });
     this.routes.route(change, json);

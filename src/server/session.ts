@@ -72,6 +72,11 @@ export class Session {
     return this.phase !== 'closed';
   }
 
+  /** Bytes waiting in its socket. */
+  get bufferedBytes(): number {
+    return this.socket.bufferedAmount;
+  }
+
   /** Sends a change a subscription of this session covers. */
   deliver(change: Change, json: string): void {
     this.outbox.change(change, json);

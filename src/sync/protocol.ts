@@ -13,7 +13,7 @@ import type { KeyFilter } from '../model/filter.js';
 /**
  * 3: the database's history id (`welcome`, `subscribe`), resume from durable state after a restart
  * (snapshot pages with `partial` and `removed`), client ids and mutation numbers (exactly-once
- * writes), `dump` for backups over the wire.
+ * writes), `dump` for backups over the wire, `inspect` and `records` for the inspector.
  * 2: snapshots in pages (`last`), `ping`/`pong`, per-subscription key limit.
  */
 export const PROTOCOL_VERSION = 3;
@@ -80,7 +80,40 @@ export type ClientMessage =
   /** The client's liveness check: answered by a `pong` behind everything queued before it. */
   | { readonly type: 'ping' }
   /** A dump of the database as of now (an `admin` action: refused unless `authorize` allows it), for backups. */
-  | { readonly type: 'dump'; readonly id: number };
+  | { readonly type: 'dump'; readonly id: number }
+  /** What the server holds (`tables`) or how it is doing (`server`): an `inspect` action, refused unless `authorize` allows it. */
+  | { readonly type: 'inspect'; readonly id: number; readonly what: 'tables' | 'server' }
+  /** A page of a table's records with their metadata, in key order within bounds: a read of the table. */
+  | { readonly type: 'records'; readonly id: number; readonly table: string; readonly range: RecordsRange };
+
+/** The bounds of a `records` request: keys, as for `range()`; at most `MAX_RECORDS_PER_PAGE` records. */
+export interface RecordsRange {
+  readonly prefix?: string;
+  readonly gt?: string;
+  readonly gte?: string;
+  readonly lt?: string;
+  readonly lte?: string;
+  readonly limit?: number;
+  readonly reverse?: boolean;
+}
+
+/** The most records one `records` page holds (and its default). */
+export const MAX_RECORDS_PER_PAGE = 1000;
+
+/** The server's figures, as `inspect` `server` reports them. */
+export interface ServerStats {
+  readonly connections: number;
+  /** Live subscriptions, by table. */
+  readonly subscriptions: Readonly<Record<string, number>>;
+  readonly seq: number;
+  readonly history: string;
+  /** Commits published in the last whole second (counted while the server follows changes). */
+  readonly commitsPerSecond: number;
+  /** Bytes waiting in the connections' sockets. */
+  readonly bufferedBytes: number;
+  /** Connections that stopped keeping up (see `maxBufferedBytes`). */
+  readonly slowClients: number;
+}
 
 /** One change on the wire: `patch` takes the record from its previous value to its new one. */
 export interface WireChange {
@@ -118,6 +151,10 @@ export type ServerMessage =
   /** A write is durable; any change of it the replica subscribed to came before. */
   | { readonly type: 'committed'; readonly id: number; readonly seq: number }
   | { readonly type: 'pong' }
+  /** The answer to an `inspect`. */
+  | { readonly type: 'inspected'; readonly id: number; readonly tables?: readonly { readonly name: string; readonly records: number }[]; readonly server?: ServerStats }
+  /** A page of records: `[key, value, { version, created, updated }]`, and whether more lie within the bounds. */
+  | { readonly type: 'records'; readonly id: number; readonly records: readonly (readonly [string, Json, { readonly version: number; readonly created: number; readonly updated: number }])[]; readonly more: boolean }
   /** A page of a dump: its lines (the header first) as JSON values; `last` ends it. */
   | { readonly type: 'dump'; readonly id: number; readonly lines: readonly Json[]; readonly last: boolean }
   /** A request failed (with `sub`: only that subscription of a `subscribe`); `id` is null when the request had none. */
