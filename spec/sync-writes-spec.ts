@@ -135,4 +135,20 @@ describe('sync: exactly-once client writes', () => {
     expect((await write(again, 2, { m: 1, ops: [put('a', 1)] })).seq).toBeGreaterThan(1);
     expect(served.db.tableNames()).toEqual(['t']);
   });
+
+  it('should forget, when the server starts, the clients not heard from within clientTtl: their old writes then apply as new', async () => {
+    served = await startServer({ clientTtl: 1 });
+    const first = await hello('gone');
+    expect((await write(first, 1, { m: 1, ops: [put('a', 1)] })).seq).toBe(1);
+    first.close();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    // A new server on the same database prunes the ledger as it starts.
+    await served.server.close();
+    const { serve } = await import('rxkv/server');
+    const server = await serve(served.db, { clientTtl: 1 });
+    served = { ...served, server, url: `ws://127.0.0.1:${server.port}` };
+    await eventually(() => served!.db.internalTable('#clients').size === 0, 'the ledger to be pruned');
+    const again = await hello('gone');
+    expect((await write(again, 1, { m: 1, ops: [put('a', 1)] })).seq).toBeGreaterThan(1);
+  });
 });

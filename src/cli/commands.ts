@@ -2,10 +2,9 @@ import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Writable } from 'node:stream';
 import { connect } from '../client/node.js';
 import { open, verify, type Database } from '../db/database.js';
-import { dump as dumpDatabase, isFreshDestination, loadDump } from '../db/dump.js';
+import { dump as dumpDatabase, isFreshDestination, loadDump, writeLine as line } from '../db/dump.js';
 import { ErrorCode, RxkvError, fail } from '../errors.js';
 import type { ChangeOp } from '../model/change.js';
 import type { RangeOptions } from '../model/range.js';
@@ -33,11 +32,6 @@ async function withDatabase<T>(dir: string, use: (db: Database) => Promise<T> | 
   } finally {
     await db.close();
   }
-}
-
-/** Writes a line to a stream, waiting when it is full. */
-async function line(stream: Writable, text: string): Promise<void> {
-  if (!stream.write(text + '\n')) await new Promise((resolve) => stream.once('drain', resolve));
 }
 
 export function stats(dir: string, json: boolean): Promise<void> {

@@ -81,7 +81,7 @@ export function dumpLines(db: Database, tables?: readonly string[]): { seq: numb
 }
 
 /** Writes a line, waiting while the stream is full. */
-async function writeLine(output: Writable, text: string): Promise<void> {
+export async function writeLine(output: Writable, text: string): Promise<void> {
   if (!output.write(text + '\n')) await new Promise((resolve) => output.once('drain', resolve));
 }
 

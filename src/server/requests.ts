@@ -92,12 +92,7 @@ export class Requests {
     }
     const room = this.server.settings.maxSubscriptions - this.routes.size;
     const verdicts = specs.map((spec, i) => this.refusal(spec, i < room) ?? this.authorized(readAccess(spec)));
-    const finish = (allowed: readonly Verdict[]): void => this.subscribed(id, specs, allowed, since);
-    if (!verdicts.some((verdict) => verdict instanceof Promise)) {
-      finish(verdicts as Verdict[]);
-      return undefined;
-    }
-    return Promise.all(verdicts).then(finish);
+    return whenAll(verdicts, (allowed) => this.subscribed(id, specs, allowed, since));
   }
 
   /** Why a subscription is refused before `authorize` is asked, if it is: each is refused alone. */
@@ -198,11 +193,7 @@ export class Requests {
         (error: unknown) => this.error(id, error),
       );
     };
-    if (verdicts.every((verdict) => typeof verdict === 'boolean')) {
-      finish(verdicts as boolean[]);
-      return undefined;
-    }
-    return Promise.all(verdicts).then(finish);
+    return whenAll(verdicts, finish);
   }
 
   /** The whole database as of now, as dump pages: an `admin` action. */
@@ -233,12 +224,7 @@ export class Requests {
       answer();
       this.session.answered();
     };
-    const verdict = this.server.settings.authorize === undefined ? false : this.authorized({ action, table: '*' });
-    if (typeof verdict === 'boolean') {
-      finish(verdict);
-      return undefined;
-    }
-    return verdict.then(finish);
+    return when(this.server.settings.authorize === undefined ? false : this.authorized({ action, table: '*' }), finish);
   }
 
   /** A page of a table's records with their metadata: a read of the table (of its prefix, when given). */
@@ -271,12 +257,7 @@ export class Requests {
       this.session.outbox.message({ type: 'records', id, records: page, more });
       this.session.answered();
     };
-    const verdict = this.authorized({ action: 'read', table, ...(range.prefix === undefined ? {} : { prefix: range.prefix }) });
-    if (typeof verdict === 'boolean') {
-      finish(verdict);
-      return undefined;
-    }
-    return verdict.then(finish);
+    return when(this.authorized({ action: 'read', table, ...(range.prefix === undefined ? {} : { prefix: range.prefix }) }), finish);
   }
 
   /** Asks `authorize`; a hook that throws or rejects refuses. */
@@ -308,6 +289,23 @@ export class Requests {
   private fail(id: number, code: ErrorCode, text: string): void {
     this.error(id, new RxkvError(code, text));
   }
+}
+
+/**
+ * Runs `finish` with a verdict: at once when it is known (the common case: no promise, no tick
+ * lost), or once it resolves; the promise is returned so that admission waits for it.
+ */
+function when<T>(verdict: T | Promise<T>, finish: (verdict: T) => void): Promise<void> | undefined {
+  if (!(verdict instanceof Promise)) {
+    finish(verdict);
+    return undefined;
+  }
+  return verdict.then(finish);
+}
+
+/** `when` for several verdicts, in order. */
+function whenAll<T>(verdicts: readonly (T | Promise<T>)[], finish: (verdicts: readonly T[]) => void): Promise<void> | undefined {
+  return when(verdicts.some((verdict) => verdict instanceof Promise) ? Promise.all(verdicts) : (verdicts as readonly T[]), finish);
 }
 
 /** One op of a client's write, inside the transaction of the whole write. */
