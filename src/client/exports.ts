@@ -1,4 +1,4 @@
-export { RemoteDatabase, RemoteTransaction, type ConnectOptions, type ConnectionState, type Status } from './remote-database.js';
+export { RemoteDatabase, RemoteTransaction, type ConnectOptions, type ConnectionState, type PatchChange, type PatchChangeFilter, type Status } from './remote-database.js';
 export { RemoteTable } from './remote-table.js';
 export { ReplicaSnapshot } from './replica.js';
 export type { Change, ChangeOp } from '../model/change.js';

@@ -1,13 +1,26 @@
-import type { Observable } from 'rxjs';
+import { Observable } from 'rxjs';
 import type { Json } from '../json/types.js';
+import type { ChangeOp } from '../model/change.js';
 import { checkTableName } from '../model/keys.js';
-import { ErrorCode, RxkvError } from '../errors.js';
-import type { ServerStats, WriteOp } from '../sync/protocol.js';
+import { ErrorCode, fail, RxkvError } from '../errors.js';
+import { EVERY_TABLE, type ServerStats, type WireChange, type WriteOp } from '../sync/protocol.js';
 import { RemoteTable, writeVerbs, type WriteVerbs } from './remote-table.js';
 import { ReplicaSession, type SessionOptions } from './session.js';
 import type { Status, WebSocketConstructor } from './transport.js';
 
 export type ConnectOptions = SessionOptions;
+
+/** A change as `RemoteDatabase.changes` streams it: what changed and its RFC 6902 patch, without the record's values. */
+export type PatchChange = WireChange;
+
+/** Which changes `RemoteDatabase.changes` streams: of one table (default: every table), of keys with a prefix, of some ops. */
+export interface PatchChangeFilter {
+  readonly table?: string;
+  readonly prefix?: string;
+  readonly ops?: readonly ChangeOp[];
+}
+
+const OPS: ReadonlySet<string> = new Set(['new', 'merge', 'delete']);
 export type { ConnectionState, Status } from './transport.js';
 
 /**
@@ -39,6 +52,36 @@ export class RemoteDatabase {
 
   table<T = Json>(name: string): RemoteTable<T> {
     return new RemoteTable<T>(this.session, this.session.replica(checkTableName(name)));
+  }
+
+  /**
+   * The live change stream of the database (or of `filter.table`), as the server commits it: each
+   * change's table, key, op, seq, time and patch, from the moment the server answered. It holds no
+   * records (no snapshot is sent, nothing is kept), so it costs the client nothing per record;
+   * subscribe a table (`table(name).changes()`) for the values. After a reconnect it goes on from the
+   * last change it gave, with what the server's recent-change log still holds (`logSize`).
+   * Authorized as a read of the table, or of `'*'` for every table.
+   *
+   * @example
+   * remote.changes({ table: 'orders', ops: ['new'] }).subscribe((change) => console.log(change.key, change.patch));
+   */
+  changes(filter: PatchChangeFilter = {}): Observable<PatchChange> {
+    if (typeof filter !== 'object' || filter === null) fail(ErrorCode.INVALID_ARGUMENT, 'changes(filter): filter must be an object { table, prefix, ops }.');
+    const { table, prefix, ops } = filter;
+    const name = table === undefined ? EVERY_TABLE : checkTableName(table);
+    if (prefix !== undefined && typeof prefix !== 'string') fail(ErrorCode.INVALID_ARGUMENT, 'changes({ prefix }): prefix must be a string.');
+    if (ops !== undefined && !(Array.isArray(ops) && ops.every((op) => OPS.has(op)))) fail(ErrorCode.INVALID_ARGUMENT, 'changes({ ops }): ops must be an array of "new", "merge" and "delete".');
+    const wanted = ops === undefined ? undefined : new Set<string>(ops);
+    return new Observable<PatchChange>((subscriber) =>
+      this.session.tail(
+        name,
+        prefix === '' ? undefined : prefix,
+        (change) => {
+          if (wanted === undefined || wanted.has(change.op)) subscriber.next(change);
+        },
+        (error) => (error === undefined ? subscriber.complete() : subscriber.error(error)),
+      ),
+    );
   }
 
   /**

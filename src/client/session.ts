@@ -4,6 +4,7 @@ import { uuid } from '../model/uuid.js';
 import type { ServerMessage, SubscriptionFilter, WireChange, WriteOp } from '../sync/protocol.js';
 import { utf8Length } from '../sync/size.js';
 import { Feed, ServerSub, TableReplica, type SubscriptionObserver } from './replica.js';
+import { Tail } from './tail.js';
 import { Transport, type Status, type TransportOptions, type WebSocketConstructor } from './transport.js';
 import { WriteQueue, type PendingWrite } from './write-queue.js';
 
@@ -12,6 +13,7 @@ type Request =
   | { readonly kind: 'dump'; readonly lines: LineChannel }
   | { readonly kind: 'ask'; readonly resolve: (answer: ServerMessage) => void; readonly reject: (error: unknown) => void }
   | { readonly kind: 'subscribe'; readonly subs: readonly ServerSub[] }
+  | { readonly kind: 'tail'; readonly tail: Tail }
   | { readonly kind: 'unsubscribe' };
 
 /** Close code the client uses when its replica cannot apply a patch: it reconnects for fresh snapshots. */
@@ -40,6 +42,8 @@ export class ReplicaSession {
   readonly transport: Transport;
   private readonly tables = new Map<string, TableReplica>();
   private readonly subsByNumber = new Map<number, ServerSub>();
+  /** The change streams without a replica (`RemoteDatabase.changes`), by subscription number. */
+  private readonly tails = new Map<number, Tail>();
   /** What the current connection has delivered (shared by every table's replica). */
   private readonly feed = new Feed();
   /** Requests sent on the current connection and not answered yet. */
@@ -118,6 +122,26 @@ export class ReplicaSession {
     };
   }
 
+  /**
+   * Follows the changes of `table` (`'*'`: every table), of keys starting with `prefix`, from now:
+   * on the server, without a snapshot. After a drop it resumes from the last seq it delivered, with
+   * what the server's log still holds. Returns the detach.
+   */
+  tail(table: string, prefix: string | undefined, next: (change: WireChange) => void, end: (error: RxkvError | undefined) => void): () => void {
+    const { state, reason } = this.transport.status;
+    if (state === 'closed' || state === 'refused') {
+      end(state === 'closed' ? undefined : new RxkvError(ErrorCode.UNAUTHORIZED, `The server refused this client: ${reason}.`));
+      return () => undefined;
+    }
+    const tail = new Tail(this.nextSub++, table, prefix, next, end);
+    this.tails.set(tail.number, tail);
+    if (this.transport.ready) this.sendTail(tail, false);
+    return () => {
+      if (!this.tails.delete(tail.number)) return;
+      if (this.transport.ready) this.request({ kind: 'unsubscribe' }, (id) => ({ type: 'unsubscribe', id, subs: [tail.number] }));
+    };
+  }
+
   /** Sends a write (now, or once connected, again on each reconnect until answered); resolves to its seq once durable on the server. */
   write(ops: readonly WriteOp[]): Promise<number> {
     return new Promise((resolve, reject) => {
@@ -167,6 +191,7 @@ export class ReplicaSession {
         if (request?.kind === 'subscribe') {
           for (const sub of request.subs) if (this.subsByNumber.get(sub.number) === sub) sub.sync(message.seq);
         }
+        if (request?.kind === 'tail' && message.seq > request.tail.seq) request.tail.seq = message.seq;
         this.reached(message.seq);
         return this.resumedAll();
       }
@@ -212,6 +237,7 @@ export class ReplicaSession {
     if (live.length > 0) this.subscribe(live, continued && !this.diverged);
     if (fresh.length > 0) this.subscribe(fresh, false);
     this.diverged = false;
+    for (const tail of this.tails.values()) this.sendTail(tail, continued);
     for (const write of this.writes.all()) this.sendWrite(write);
     const waiting = this.waiting;
     this.waiting = [];
@@ -243,6 +269,7 @@ export class ReplicaSession {
   private applyChanges(changes: readonly WireChange[]): void {
     const touched = new Set<TableReplica>();
     let newest = 0;
+    if (this.tails.size > 0) this.deliverToTails(changes);
     for (const change of changes) {
       const replica = this.tables.get(change.table);
       if (replica === undefined) continue;
@@ -260,6 +287,19 @@ export class ReplicaSession {
     for (const replica of touched) replica.notifyApplied();
   }
 
+  /** Hands a message's changes to the tails that cover them, skipping those one had (a replay). */
+  private deliverToTails(changes: readonly WireChange[]): void {
+    for (const tail of [...this.tails.values()]) {
+      const after = tail.seq;
+      for (const change of changes) {
+        if (change.seq <= after || !tail.covers(change)) continue;
+        if (change.seq > tail.seq) tail.seq = change.seq;
+        tail.next(change);
+        if (!this.tails.has(tail.number)) break; // its observer left
+      }
+    }
+  }
+
   /**
    * The server's database follows another history (another database behind the URL, or this one
    * restarted its history): positions in the old one mean nothing. Every subscription takes a
@@ -267,6 +307,7 @@ export class ReplicaSession {
    */
   private forgetPositions(): void {
     for (const sub of this.subsByNumber.values()) sub.forgetPosition();
+    for (const tail of this.tails.values()) tail.seq = 0;
     this.feed.resuming = false;
     for (const replica of this.tables.values()) replica.resumeEnded();
     this.seenSeq = 0;
@@ -297,6 +338,11 @@ export class ReplicaSession {
     if (subNumber !== undefined) {
       const sub = this.subsByNumber.get(subNumber);
       if (sub !== undefined) this.fail(sub, error);
+      const tail = this.tails.get(subNumber);
+      if (tail !== undefined) {
+        this.tails.delete(subNumber);
+        tail.end(error);
+      }
       return;
     }
     if (id !== null) this.answered(id);
@@ -354,6 +400,12 @@ export class ReplicaSession {
     send();
   }
 
+  /** Asks the server for a tail: resumed from the last seq it delivered (`resume`), or from now. */
+  private sendTail(tail: Tail, resume: boolean): void {
+    const position = resume && tail.seq > 0 ? `,"since":${tail.seq},"history":${JSON.stringify(this.history)}` : '';
+    this.request({ kind: 'tail', tail }, (id) => `{"type":"subscribe","id":${id},"subs":[${tail.spec()}]${position}}`);
+  }
+
   private sendWrite(write: PendingWrite): void {
     const id = this.nextRequest;
     const text = JSON.stringify({ type: 'write', id, m: write.m, ack: this.writes.ack, ops: write.ops });
@@ -406,6 +458,9 @@ export class ReplicaSession {
     this.waiting = [];
     this.pending.clear();
     this.writes.rejectAll(error);
+    const tails = [...this.tails.values()];
+    this.tails.clear();
+    for (const tail of tails) tail.end(code === undefined ? undefined : error);
     const subs = [...this.subsByNumber.values()];
     this.subsByNumber.clear();
     for (const sub of subs) {

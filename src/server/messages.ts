@@ -97,11 +97,13 @@ function subscription(value: unknown, bad: (message: string) => never): Subscrip
   const key = own(fields, 'key');
   const keys = own(fields, 'keys');
   const prefix = own(fields, 'prefix');
+  const tail = own(fields, 'tail');
   if (!isCount(sub)) bad('"sub" must be a non-negative integer.');
   if (typeof table !== 'string') bad('"table" must be a string.');
+  if (tail !== undefined && tail !== true) bad('"tail" must be true when given.');
   const given = (key !== undefined ? 1 : 0) + (keys !== undefined ? 1 : 0) + (prefix !== undefined ? 1 : 0);
   if (given > 1) bad('a subscription takes at most one of "key", "keys" and "prefix".');
-  const base = { sub: sub as number, table: table as string };
+  const base = tail === true ? { sub: sub as number, table: table as string, tail: true } : { sub: sub as number, table: table as string };
   if (key !== undefined) {
     if (typeof key !== 'string') bad('"key" must be a string.');
     return { ...base, key: key as string };

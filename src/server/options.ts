@@ -4,7 +4,8 @@ import { ErrorCode, fail } from '../errors.js';
 
 /**
  * What `authorize` is asked: to read (subscribe, or a page of `records`) or write a table, a key of
- * it, or a key prefix; `inspect`, to list the tables and their counts or the server's figures (the
+ * it, or a key prefix (a change stream of every table, as the inspector's, is a read of
+ * `table: '*'`); `inspect`, to list the tables and their counts or the server's figures (the
  * inspector); or `admin`, for what reads the whole database (a dump, for a backup). `inspect` and
  * `admin` come with `table: '*'` (which no table is called) and are refused unless `authorize`
  * allows them (so never without an `authorize`).

@@ -6,7 +6,7 @@ import { ErrorCode, RxkvError } from '../errors.js';
 import type { Json } from '../json/types.js';
 import { covers, selectedKeys } from '../model/filter.js';
 import { checkTableName } from '../model/keys.js';
-import { MAX_KEYS_PER_SUBSCRIPTION, MAX_RECORDS_PER_PAGE, type ClientMessage, type RecordsRange, type ServerStats, type SubscriptionSpec, type WriteOp } from '../sync/protocol.js';
+import { MAX_KEYS_PER_SUBSCRIPTION, MAX_RECORDS_PER_PAGE, EVERY_TABLE, type ClientMessage, type RecordsRange, type ServerStats, type SubscriptionSpec, type WriteOp } from '../sync/protocol.js';
 import type { ChangeLog } from './change-log.js';
 import type { ClientLedger, Outcome } from './client-ledger.js';
 import type { Access, Settings } from './options.js';
@@ -101,6 +101,7 @@ export class Requests {
     if (spec.keys !== undefined && spec.keys.length > MAX_KEYS_PER_SUBSCRIPTION) {
       return { code: ErrorCode.LIMIT_EXCEEDED, message: `At most ${MAX_KEYS_PER_SUBSCRIPTION} keys per subscription (this one has ${spec.keys.length}): split them over several.` };
     }
+    if (spec.tail === true && spec.table === EVERY_TABLE) return undefined;
     try {
       checkTableName(spec.table);
     } catch (error) {
@@ -109,7 +110,10 @@ export class Requests {
     return undefined;
   }
 
-  /** Snapshots (or the replay since `since`) and going live, in one step: nothing falls between. */
+  /**
+   * Snapshots (or the replay since `since`) and going live, in one step: nothing falls between. A
+   * tail takes no snapshot: it gets the replay when there is one, else only what comes next.
+   */
   private subscribed(id: number, specs: readonly SubscriptionSpec[], allowed: readonly Verdict[], since: number | undefined): void {
     if (!this.session.open) return;
     const { db, log, routes, settings } = this.server;
@@ -126,7 +130,7 @@ export class Requests {
         outbox.message({ type: 'error', id, sub: spec.sub, code: ErrorCode.FORBIDDEN, message: `Not authorized to read ${describeSpec(spec)}.` });
         return;
       }
-      if (replay === undefined) outbox.paged(snapshotPages(db, spec, since, settings.snapshotPageBytes));
+      if (replay === undefined && spec.tail !== true) outbox.paged(snapshotPages(db, spec, since, settings.snapshotPageBytes));
       live.push(new Route(this.session, spec));
     });
     if (replay !== undefined) {
@@ -356,6 +360,7 @@ function* records(snapshot: ReturnType<Table['snapshot']> | undefined, spec: Sub
 }
 
 function describeSpec(spec: SubscriptionSpec): string {
+  if (spec.table === EVERY_TABLE) return spec.prefix === undefined ? 'every table' : `the keys ${spec.prefix}* of every table`;
   if (spec.key !== undefined) return `${spec.table}/${spec.key}`;
   if (spec.keys !== undefined) return `keys of ${spec.table}`;
   if (spec.prefix !== undefined) return `${spec.table}/${spec.prefix}*`;

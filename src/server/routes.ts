@@ -1,6 +1,6 @@
 import type { Change } from '../model/change.js';
 import { covers } from '../model/filter.js';
-import type { SubscriptionSpec } from '../sync/protocol.js';
+import { EVERY_TABLE, type SubscriptionSpec } from '../sync/protocol.js';
 
 /** What a route delivers to: its client's session. */
 export interface Receiver {
@@ -19,7 +19,7 @@ export class Route {
   }
 
   covers(table: string, key: string): boolean {
-    return table === this.spec.table && covers(this.spec, this.keySet, key);
+    return (table === this.spec.table || this.spec.table === EVERY_TABLE) && covers(this.spec, this.keySet, key);
   }
 }
 
@@ -73,7 +73,7 @@ export class Routes {
     if (routes.empty) this.tables.delete(table);
   }
 
-  /** The live routes of each table. */
+  /** The live routes of each table (those of tails of every table under `'*'`). */
   counts(): Record<string, number> {
     const counts: Record<string, number> = {};
     for (const [table, routes] of this.tables) {
@@ -84,9 +84,13 @@ export class Routes {
     return counts;
   }
 
-  /** Hands a change (and its wire form) to every route that covers it. */
+  /** Hands a change (and its wire form) to every route that covers it (tails of every table last). */
   route(change: Change, json: string): void {
-    const routes = this.tables.get(change.table);
+    this.routeTo(this.tables.get(change.table), change, json);
+    this.routeTo(this.tables.get(EVERY_TABLE), change, json);
+  }
+
+  private routeTo(routes: TableRoutes | undefined, change: Change, json: string): void {
     if (routes === undefined) return;
     const byKey = routes.byKey.get(change.key);
     if (byKey !== undefined) for (const route of byKey) route.receiver.deliver(change, json);

@@ -53,8 +53,18 @@ export type SubscriptionFilter = KeyFilter;
 export interface SubscriptionSpec extends SubscriptionFilter {
   /** The client's number for this subscription, unique on its connection. */
   readonly sub: number;
+  /** The table; with `tail`, `'*'` (which no table is called) for every table. */
   readonly table: string;
+  /**
+   * Changes only: no snapshot, the changes it covers from the `subscribed` on (after those the
+   * position given resumes from, when the server's log still holds them). What the inspector's
+   * change stream reads.
+   */
+  readonly tail?: boolean;
 }
+
+/** The `table` of a tail of every table. */
+export const EVERY_TABLE = '*';
 
 export type WriteOp =
   | { readonly op: 'merge'; readonly table: string; readonly key: string; readonly value: MergePatch<Json> }
