@@ -172,31 +172,35 @@ export async function verifyDirectory(dir: string): Promise<void> {
   await line(process.stdout, JSON.stringify({ ok: true, seq: verified.seq, history: verified.history, tables: verified.tables, records: verified.records }));
 }
 
-export async function serveDirectory(dir: string, options: { host: string; port: number; token?: string }): Promise<void> {
+export async function serveDirectory(dir: string, options: { host: string; port: number; token?: string; inspector: boolean }): Promise<void> {
   const db = await open(dir);
   const { token } = options;
   const server = await serve(db, {
     host: options.host,
     port: options.port,
+    inspector: options.inspector,
     // With a token, whoever presents it may do anything, backups included; without, anyone may
     // read and write, and nobody may dump the database.
     ...(token === undefined
       ? { authorize: (_principal: unknown, access: Access) => access.action !== 'admin' }
       : { authenticate: (hello: { token: string | undefined }) => (hello.token === token ? { token } : null), authorize: () => true }),
   });
-  await line(process.stdout, `ws://${options.host}:${server.port}`);
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  await line(process.stdout, `ws://${host}:${server.port}`);
+  if (options.inspector) await line(process.stderr, `inspector: http://${host}:${server.port}/inspector/`);
   await new Promise<void>((resolve) => process.once('SIGINT', resolve).once('SIGTERM', resolve));
   await server.close();
   await db.close();
 }
 
-export async function watch(url: string, options: { table: string; prefix?: string; ops?: string[]; token?: string }): Promise<void> {
+export async function watch(url: string, options: { table?: string; prefix?: string; ops?: string[]; token?: string }): Promise<void> {
   const remote = connect(url, options.token === undefined ? {} : { token: options.token });
+  const { table, prefix } = options;
   const ops = options.ops as ChangeOp[] | undefined;
   await new Promise<void>((resolve, reject) => {
+    // A change stream without a replica: the server sends no snapshot, only what changes.
     const subscription = remote
-      .table(options.table)
-      .changes({ ...(options.prefix === undefined ? {} : { prefix: options.prefix }), ...(ops === undefined ? {} : { ops }) })
+      .changes({ ...(table === undefined ? {} : { table }), ...(prefix === undefined ? {} : { prefix }), ...(ops === undefined ? {} : { ops }) })
       .subscribe({
         next: ({ table, key, op, seq, ts, patch }) => void line(process.stdout, JSON.stringify({ table, key, op, seq, ts, patch })),
         error: reject,

@@ -110,13 +110,14 @@ program
   .option('--host <host>', 'the interface to listen on', '127.0.0.1')
   .option('--port <port>', 'the port (0: a free one)', integer, 8080)
   .option('--token <token>', 'the token clients must present; whoever presents it may also back the database up (--url)')
-  .action((dir: string, options: { host: string; port: number; token?: string }) => serveDirectory(dir, options));
+  .option('--no-inspector', 'do not serve the inspector page (served at /inspector/ by default)')
+  .action((dir: string, options: { host: string; port: number; token?: string; inspector: boolean }) => serveDirectory(dir, options));
 
 program
   .command('watch')
   .description("a running server's live changes, as NDJSON lines of { table, key, op, seq, ts, patch }, until interrupted")
   .argument('<url>', 'the server, ws://HOST:PORT/PATH')
-  .requiredOption('--table <table>', 'the table to watch')
+  .option('--table <table>', 'only this table (default: every table)')
   .option('--prefix <prefix>', 'keys starting with this')
   .option('--ops <ops>', 'only these ops (new, merge, delete), comma-separated', list)
   .option('--token <token>', 'the token the server asks for')

@@ -29,6 +29,14 @@ export interface ServeOptions<P = unknown> {
   /** Only upgrade requests to this path (default: any path). */
   path?: string;
   /**
+   * Serve the inspector, a web page of the tables, their records and their live changes, and of
+   * the server's figures, at `inspectorPath` (default off). It talks to this server as any client
+   * does, under the same `authenticate` and `authorize` (it asks for a token when one is needed).
+   */
+  inspector?: boolean;
+  /** Where the inspector is served (default `/inspector`). */
+  inspectorPath?: string;
+  /**
    * Called with the token of a connecting client's `hello`; returns (or resolves to) the principal
    * `authorize` will be asked about, or null (or false, or undefined) to refuse, as does throwing.
    * Without it, every client is let in.
@@ -86,6 +94,8 @@ export interface Settings<P = unknown> {
   readonly authorize: ServeOptions<P>['authorize'];
   readonly origins: ReadonlySet<string> | undefined;
   readonly path: string | undefined;
+  /** Where the inspector is served; undefined: it is not. */
+  readonly inspectorPath: string | undefined;
   readonly maxMessageBytes: number;
   readonly maxSubscriptions: number;
   readonly maxBufferedBytes: number;
@@ -102,18 +112,23 @@ export interface Settings<P = unknown> {
 
 export function settings<P>(options: ServeOptions<P>): Settings<P> {
   if (typeof options !== 'object' || options === null) fail(ErrorCode.INVALID_ARGUMENT, 'serve(db, options): options must be an object.');
-  const { authenticate, authorize, origins, path } = options;
+  const { authenticate, authorize, origins, path, inspector, inspectorPath } = options;
   if (authenticate !== undefined && typeof authenticate !== 'function') fail(ErrorCode.INVALID_ARGUMENT, 'serve: authenticate must be a function.');
   if (authorize !== undefined && typeof authorize !== 'function') fail(ErrorCode.INVALID_ARGUMENT, 'serve: authorize must be a function.');
   if (origins !== undefined && !(Array.isArray(origins) && origins.every((origin) => typeof origin === 'string'))) {
     fail(ErrorCode.INVALID_ARGUMENT, 'serve: origins must be an array of origins, such as ["https://app.example.com"].');
   }
   if (path !== undefined && !(typeof path === 'string' && path.startsWith('/'))) fail(ErrorCode.INVALID_ARGUMENT, 'serve: path must start with "/".');
+  if (inspector !== undefined && typeof inspector !== 'boolean') fail(ErrorCode.INVALID_ARGUMENT, 'serve: inspector must be true or false.');
+  if (inspectorPath !== undefined && !(typeof inspectorPath === 'string' && /^\/[^?#]*[^/?#]$/.test(inspectorPath))) {
+    fail(ErrorCode.INVALID_ARGUMENT, 'serve: inspectorPath must be a path such as "/inspector" (it starts with "/", does not end with one).');
+  }
   return {
     authenticate,
     authorize,
     origins: origins === undefined ? undefined : new Set(origins),
     path,
+    inspectorPath: inspector === true ? (inspectorPath ?? '/inspector') : undefined,
     maxMessageBytes: count(options as Record<string, unknown>, 'maxMessageBytes', 1 << 20, 1),
     maxSubscriptions: count(options as Record<string, unknown>, 'maxSubscriptions', 100, 1),
     maxBufferedBytes: count(options as Record<string, unknown>, 'maxBufferedBytes', 4 << 20, 1),

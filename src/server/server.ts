@@ -9,6 +9,7 @@ import { ErrorCode, fail } from '../errors.js';
 import { CloseCode, type ServerStats } from '../sync/protocol.js';
 import { ChangeLog } from './change-log.js';
 import { ClientLedger } from './client-ledger.js';
+import { InspectorPage } from './inspector.js';
 import { Session, type Host } from './session.js';
 import { settings, type ServeOptions, type Settings } from './options.js';
 import { Routes } from './routes.js';
@@ -40,13 +41,20 @@ export interface SyncServer {
  */
 export async function serve<P = unknown>(db: Database, options: ServeOptions<P> = {}): Promise<SyncServer> {
   const resolved = settings(options);
+  const page = resolved.inspectorPath === undefined ? undefined : new InspectorPage(resolved.inspectorPath, resolved.path ?? resolved.inspectorPath);
   let http = options.server;
   const owned = http === undefined;
+  let unmount: (() => void) | undefined;
   if (http === undefined) {
-    http = createServer((_request, response) => response.writeHead(426, { 'content-type': 'text/plain' }).end('A WebSocket endpoint: connect with rxkv/client.\n'));
+    http = createServer((request, response) => {
+      if (page?.owns(request)) page.serve(request, response);
+      else response.writeHead(426, { 'content-type': 'text/plain' }).end(`A WebSocket endpoint: connect with rxkv/client${page === undefined ? '' : `, or open ${page.path}/ in a browser`}.\n`);
+    });
     await listen(http, options.port ?? 0, options.host ?? '127.0.0.1');
+  } else {
+    unmount = page?.mount(http);
   }
-  return new Server(db, http, owned, resolved as Settings);
+  return new Server(db, http, owned, resolved as Settings, unmount);
 }
 
 class Server implements SyncServer, Host {
@@ -80,6 +88,8 @@ class Server implements SyncServer, Host {
     private readonly http: HttpServer | import('node:https').Server,
     private readonly owned: boolean,
     readonly settings: Settings,
+    /** Takes the inspector's page off a server of the user's. */
+    private readonly unmount: (() => void) | undefined,
   ) {
     this.history = db.history;
     this.log = new ChangeLog(settings.logSize, settings.logBytes, db.seq);
@@ -124,6 +134,7 @@ class Server implements SyncServer, Host {
 
   private async shutDown(): Promise<void> {
     this.http.off('upgrade', this.upgrade);
+    this.unmount?.();
     this.unfollow();
     if (this.heartbeat !== null) clearInterval(this.heartbeat);
     clearInterval(this.pruning);
