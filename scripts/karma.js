@@ -33,12 +33,17 @@ export async function runBrowserSpecs() {
   });
   const karma = require('karma');
   const config = await karma.config.parseConfig(resolve(root, 'karma.conf.js'), {}, { promiseConfig: true, throwErrors: true });
-  // The sync specs talk to a real server; the example's page is proxied so that a spec can look into its iframe.
+  // The sync specs talk to a real server; the example's and the inspector's pages are proxied so that a spec can look into their iframes.
   // Imported here, not above: it runs the build (dist/), which npm test makes after loading this file.
   const { startSyncFixture } = await import('./sync-fixture.js');
   const fixture = await startSyncFixture();
   config.client.args = [JSON.stringify(fixture.args)];
-  config.proxies = { ...config.proxies, '/example/': fixture.args.exampleUrl };
+  config.proxies = {
+    ...config.proxies,
+    '/example/': fixture.args.exampleUrl,
+    '/inspector/': fixture.args.inspectorUrl,
+    '/secure-inspector/': fixture.args.secureInspectorUrl,
+  };
   try {
     return await new Promise((resolvePromise, reject) => {
       let counts = { passed: 0, failed: 0 };

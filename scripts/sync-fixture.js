@@ -19,13 +19,33 @@ export async function startSyncFixture() {
     socket.on('close', () => sockets.delete(socket));
   });
   await new Promise((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const server = await serve(db, { server: http, path: '/sync' });
+  // Everyone may do anything here, the inspector's table list and server figures included.
+  const server = await serve(db, { server: http, path: '/sync', inspector: true, authorize: () => true });
+  // The same database behind tokens, for the inspector's refusals: "reader" may read, "admin" may also write.
+  const principals = { reader: { admin: false }, admin: { admin: true } };
+  const secure = await serve(db, {
+    server: http,
+    path: '/secure',
+    inspector: true,
+    inspectorPath: '/secure-inspector',
+    authenticate: ({ token }) => principals[token] ?? null,
+    authorize: (principal, access) => access.action !== 'write' || principal.admin,
+  });
   const example = await startExample({ port: 0, dir: join(dir, 'example') });
   const base = `127.0.0.1:${http.address().port}`;
   return {
-    args: { syncUrl: `ws://${base}/sync`, controlUrl: `http://${base}/control`, exampleUrl: example.url, exampleSyncUrl: example.syncUrl },
+    args: {
+      syncUrl: `ws://${base}/sync`,
+      secureSyncUrl: `ws://${base}/secure`,
+      controlUrl: `http://${base}/control`,
+      exampleUrl: example.url,
+      exampleSyncUrl: example.syncUrl,
+      inspectorUrl: `http://${base}/inspector/`,
+      secureInspectorUrl: `http://${base}/secure-inspector/`,
+    },
     async close() {
       await example.close();
+      await secure.close();
       await server.close();
       await new Promise((resolve) => {
         http.close(resolve);

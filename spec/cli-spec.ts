@@ -182,26 +182,40 @@ describe('the rxkv command line', () => {
     expect(existsSync(out + '.partial')).toBeFalse();
   }, 60_000);
 
-  it('should serve a database until SIGTERM, and watch a running server as NDJSON', async () => {
-    const server = spawn(process.execPath, [BIN, 'serve', dir, '--port', '0', '--token', 'secret'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  it('should serve a database and its inspector until SIGTERM, and watch a running server as NDJSON', async () => {
+    const server = spawn(process.execPath, [BIN, 'serve', dir, '--port', '0', '--token', 'secret'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let printed = '';
+    let told = '';
     server.stdout.setEncoding('utf8').on('data', (text: string) => (printed += text));
-    await eventually(() => printed.includes('\n'), 'the URL', 10_000);
+    server.stderr.setEncoding('utf8').on('data', (text: string) => (told += text));
+    await eventually(() => printed.includes('\n') && told.includes('\n'), 'the URLs', 10_000);
     const url = printed.trim();
     expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
-    const watcher = spawn(process.execPath, [BIN, 'watch', url, '--table', 'people', '--prefix', 'p0', '--token', 'secret'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let watched = '';
-    watcher.stdout.setEncoding('utf8').on('data', (text: string) => (watched += text));
+    const inspector = `http://${url.slice('ws://'.length)}/inspector/`;
+    expect(told.trim()).toBe(`inspector: ${inspector}`);
+    expect(await (await fetch(inspector)).text()).toContain('rxkv inspector');
+    const watch = (...args: string[]): { lines: () => unknown[]; stop: () => Promise<unknown> } => {
+      const watcher = spawn(process.execPath, [BIN, 'watch', url, '--token', 'secret', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let watched = '';
+      watcher.stdout.setEncoding('utf8').on('data', (text: string) => (watched += text));
+      return { lines: () => ndjson(watched), stop: () => (watcher.kill('SIGINT'), new Promise((resolve) => watcher.once('exit', resolve))) };
+    };
+    const onePrefix = watch('--table', 'people', '--prefix', 'p0');
+    const everything = watch();
     const remote = connect(url, { token: 'secret' });
     const table = remote.table('people');
-    await new Promise((resolve) => setTimeout(resolve, 500)); // the watcher subscribed
+    for (let stats = await remote.serverStats(); stats.subscriptions['people'] !== 1 || stats.subscriptions['*'] !== 1; stats = await remote.serverStats()) {
+      await new Promise((resolve) => setTimeout(resolve, 50)); // until both watchers are subscribed
+    }
     await table.merge('p01', { watched: true });
     await table.merge('p42', { watched: true }); // outside the prefix
-    await eventually(() => watched.includes('\n'), 'a change on the watch', 10_000);
-    const [change] = ndjson(watched);
+    await remote.table('other').put('x', { n: 1 }); // another table
+    await eventually(() => onePrefix.lines().length === 1 && everything.lines().length === 3, 'the changes on the watches', 10_000);
+    const [change] = onePrefix.lines();
     expect(change).toEqual({ table: 'people', key: 'p01', op: 'merge', seq: jasmine.any(Number), ts: jasmine.any(Number), patch: [{ op: 'add', path: '/watched', value: true }] });
-    watcher.kill('SIGINT');
-    expect(await new Promise((resolve) => watcher.once('exit', resolve))).toBe(0);
+    expect(everything.lines().map((line: any) => `${line.table}/${line.key}`)).toEqual(['people/p01', 'people/p42', 'other/x']);
+    expect(await onePrefix.stop()).toBe(0);
+    expect(await everything.stop()).toBe(0);
     await remote.close();
     server.kill('SIGTERM');
     expect(await new Promise((resolve) => server.once('exit', resolve))).toBe(0);
@@ -219,7 +233,7 @@ describe('the rxkv command line', () => {
       await eventually(() => printed.includes('\n'), 'the URL', 10_000);
       return { url: printed.trim(), stop: () => (server.kill('SIGTERM'), new Promise((resolve) => server.once('exit', resolve))) };
     };
-    const open1 = await start('--token', 'secret');
+    const open1 = await start('--token', 'secret', '--no-inspector');
     const copy = join(tempDir(), 'copy');
     const run = await rxkv('backup', '--url', open1.url, copy, '--token', 'secret');
     expect(run.stderr).toBe('');
@@ -227,7 +241,8 @@ describe('the rxkv command line', () => {
     await open1.stop();
     await expectCopyOf(dir, copy);
     // Without a token, `rxkv serve` lets anyone read and write, and nobody dump.
-    const open2 = await start();
+    const open2 = await start('--no-inspector');
+    expect((await fetch(`http://${open2.url.slice('ws://'.length)}/inspector/`)).status).toBe(426);
     const refused = await rxkv('backup', '--url', open2.url, join(tempDir(), 'refused'));
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('FORBIDDEN');

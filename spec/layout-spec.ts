@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,10 +11,10 @@ function importGraph(): Map<string, string[]> {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith('.ts')) {
+      else if (entry.name.endsWith('.ts') || entry.name.endsWith('.tsx')) {
         const text = readFileSync(path, 'utf8');
         const targets = [...text.matchAll(/(?:from|import)\s*\(?\s*'(\.[^']+)'/g)].map((match) =>
-          relative(SRC, normalize(join(dirname(path), match[1]!.replace(/\.js$/, '.ts')))),
+          relative(SRC, resolveSource(normalize(join(dirname(path), match[1]!)))),
         );
         graph.set(relative(SRC, path), targets);
       }
@@ -22,6 +22,12 @@ function importGraph(): Map<string, string[]> {
   };
   walk(SRC);
   return graph;
+}
+
+/** The source file an import names: `x.js` is `x.ts`, or `x.tsx` when that is the one there. */
+function resolveSource(path: string): string {
+  const base = path.replace(/\.js$/, '');
+  return existsSync(base + '.tsx') ? base + '.tsx' : base + '.ts';
 }
 
 /** The folder of a module (`engine`, `model`, ...), or the module itself at the top (`errors.ts`). */
@@ -52,6 +58,12 @@ describe('The layout of src/', () => {
   it('should keep the browser client off the engine, storage, the server and the database', () => {
     const stray = edges((folder) => folder === 'client').filter(([, target]) => ['engine', 'storage', 'server', 'db'].includes(folderOf(target)));
     expect(stray).toEqual([]);
+  });
+
+  it('should keep the inspector page a client of the server like any other: it imports the browser client and itself only', () => {
+    const imports = edges((folder) => folder === 'inspector');
+    expect(imports.length).toBeGreaterThan(10);
+    expect(imports.filter(([, target]) => folderOf(target) !== 'inspector' && target !== 'client/browser.ts')).toEqual([]);
   });
 
   it('should have no cycle between folders', () => {

@@ -1,9 +1,11 @@
 /**
  * The server the Karma run started (scripts/sync-fixture.js), and its control API. These specs
- * run only in the browser: spec/support/jasmine.json leaves spec/browser/sync out of the Node run.
+ * run only in the browser: spec/support/jasmine.json leaves spec/browser/sync and spec/browser/inspector out of the Node run.
  */
 interface FixtureArgs {
   syncUrl: string;
+  /** The same database behind tokens: "reader" may read and inspect, "admin" may also write. */
+  secureSyncUrl: string;
   controlUrl: string;
   exampleSyncUrl: string;
 }
