@@ -330,6 +330,31 @@ const started = performance.now();
 }
 
 {
+  // W7i: W7 with the inspector open on the change stream of the whole database.
+  const w7i = await repeat('W7i', (rep) =>
+    both(
+      rep,
+      () => child('rxkv-sync', 'W7', { dir: freshDir(), clients: true, inspector: true }),
+      () => child('rxkv-sync', 'W7', { dir: freshDir(), clients: true }),
+    ),
+  );
+  record('W7i', {
+    description: `W7 with the inspector page open (headless Chromium) on the change stream of the whole database`,
+    rxkv: median(w7i.map(([r]) => r.opsPerSec)),
+    baseline: median(w7i.map(([, b]) => b.opsPerSec)),
+    baselineName: 'W7 alone',
+    ratio: median(w7i.map(([r, b]) => r.opsPerSec / b.opsPerSec)),
+    unit: 'ops/s',
+    target: '>= 0.8',
+    extra: {
+      drainedOpsPerSec: { rxkv: median(w7i.map(([r]) => r.drainedOpsPerSec)), baseline: median(w7i.map(([, b]) => b.drainedOpsPerSec)) },
+      cpuMicrosPerOp: { rxkv: median(w7i.map(([r]) => r.cpuMicrosPerOp)), baseline: median(w7i.map(([, b]) => b.cpuMicrosPerOp)) },
+      lastSeqShown: w7i.map(([r]) => r.inspector.lastSeqShown),
+    },
+  });
+}
+
+{
   // W7b: what serving costs a database with no client connected.
   const w7b = await repeat('W7b', (rep) =>
     both(
@@ -386,7 +411,7 @@ lines.push(`rxkv benchmark: ${REPS} repetitions, medians; node ${process.version
 lines.push('');
 lines.push('| id | workload | rxkv | baseline | ratio | target | met |');
 lines.push('|---|---|---|---|---|---|---|');
-const ORDER = ['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7b', 'W7r'];
+const ORDER = ['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7i', 'W7b', 'W7r'];
 const ordered = ORDER.map((id) => [id, workloads[id]]);
 for (const [id, w] of ordered) {
   const took = (ms) => (id === 'W7r' ? ` in ${Math.round(ms)} ms` : '');

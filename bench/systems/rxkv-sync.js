@@ -55,7 +55,7 @@ function layout(clients, keySpace, seed) {
  * records, for every published change, its publication time (by seq), the last seq of its key
  * and how many replicas should receive it. Subscribed before `serve`, so it runs before routing.
  */
-async function setUp(dir, subscriptions, keys, served = true) {
+async function setUp(dir, subscriptions, keys, served = true, inspector = false) {
   const db = await open(dir);
   const table = db.table(TABLE);
   await db.transaction((tx) => {
@@ -76,7 +76,7 @@ async function setUp(dir, subscriptions, keys, served = true) {
     feed.seq = change.seq;
     feed.expected += whole + (coverage.get(change.key) ?? 0);
   });
-  const server = served ? await serve(db, { port: 0 }) : null;
+  const server = served ? await serve(db, { port: 0, ...(inspector ? { inspector: true, authorize: () => true } : {}) }) : null;
   return { db, table, server, feed, subscription };
 }
 
@@ -176,11 +176,11 @@ async function stopClients(children) {
 }
 
 /** Starts the client children and waits until every replica is live; kills them if that fails. */
-async function connectClients(server, subscriptions, records, recordSamples, reconnect) {
+async function connectClients(server, subscriptions, records, recordSamples, reconnect, others = 0) {
   const children = startClients(server.port, subscriptions, records, recordSamples, reconnect);
   try {
     await Promise.all(children.map((child) => receive(child, 'ready', READY_TIMEOUT)));
-    if (server.connections !== subscriptions.length) throw new Error(`${server.connections} of ${subscriptions.length} clients connected`);
+    if (server.connections !== subscriptions.length + others) throw new Error(`${server.connections} of ${subscriptions.length} clients connected`);
     const offsets = [];
     for (const child of children) offsets.push(await clockOffset(child));
     return { children, offsets };
@@ -254,14 +254,17 @@ export async function W6({ dir }) {
  * flight (as W1p), with SYNC_CLIENTS replicas subscribed (`clients: true`) or none. With clients,
  * the run goes on until every replica received everything it subscribed to: the figure is the
  * merges' own rate (last one durable), the drained rate is reported beside it. With `served:
- * false` (W7b's baseline), the same database and merges without a server at all.
+ * false` (W7b's baseline), the same database and merges without a server at all. With
+ * `inspector: true` (W7i), the inspector page is open in headless Chromium on the change stream of
+ * the whole database all along.
  */
-export async function W7({ dir, clients, served = true }) {
+export async function W7({ dir, clients, served = true, inspector = false }) {
   const subscriptions = layout(SIZES.SYNC_CLIENTS, SIZES.W1_KEYS, 7);
   const keys = [...new Set([keyOf(0), ...subscriptions.flatMap((keys) => keys ?? [])])].sort();
-  const setup = await setUp(dir, clients ? subscriptions : [], keys, served);
+  const setup = await setUp(dir, clients ? subscriptions : [], keys, served, inspector);
   const { table, server, feed } = setup;
-  const connected = clients ? await connectClients(server, subscriptions, keys.length, false) : { children: [], offsets: [] };
+  const page = inspector ? await openInspector(server.port) : null;
+  const connected = clients ? await connectClients(server, subscriptions, keys.length, false, undefined, page === null ? 0 : 1) : { children: [], offsets: [] };
   const { children } = connected;
   let seconds;
   let drainedSeconds = null;
@@ -294,13 +297,37 @@ export async function W7({ dir, clients, served = true }) {
     throw error;
   }
   if (clients) await stopClients(children);
+  const inspected = await page?.close();
   await tearDown(setup);
   return {
+    ...(inspected === undefined ? {} : { inspector: inspected }),
     opsPerSec: SIZES.W7_OPS / seconds,
     drainedOpsPerSec: drainedSeconds === null ? null : SIZES.W7_OPS / drainedSeconds,
     loopP99Ms: delay.percentile(99) / 1e6,
     ...usage,
     ...(clients ? totals(drained, feed, children) : {}),
+  };
+}
+
+/**
+ * The inspector page in headless Chromium on the change stream of every table, once that stream
+ * is subscribed. `close()` resolves to the newest seq the page showed.
+ */
+async function openInspector(port) {
+  const { default: puppeteer } = await import('puppeteer-core');
+  const { ensureChromium } = await import('../../scripts/chromium.js');
+  const browser = await puppeteer.launch({ executablePath: ensureChromium(), headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${port}/inspector/#changes`, { waitUntil: 'load' });
+  await page.waitForSelector('#pause');
+  await sleep(3000); // its change stream is subscribed, and the browser done starting
+  return {
+    async close() {
+      await sleep(500);
+      const shown = await page.evaluate(() => Number(document.querySelector('#changes > li')?.dataset.seq ?? 0));
+      await browser.close();
+      return { lastSeqShown: shown };
+    },
   };
 }
 

@@ -1,7 +1,9 @@
 import type { PatchChange } from '../client/browser.js';
 
-/** The most changes the view shows (the newest). */
-export const SHOWN = 500;
+/** The most changes kept to be shown (the newest), a page at a time. */
+export const KEPT = 10_000;
+/** Changes per page of the view: what is rendered, whatever the rate. */
+export const PAGE = 100;
 /** The most changes kept while paused; past it they are counted as dropped. */
 export const HELD = 10_000;
 
@@ -10,7 +12,7 @@ export const HELD = 10_000;
  * shown on resume in order; beyond `HELD`, later ones are dropped and counted), and the rate.
  */
 export class ChangeFeed {
-  /** Oldest first; trimmed to the newest `SHOWN` now and then, not on every change. */
+  /** Oldest first; trimmed to the newest `KEPT` now and then, not on every change. */
   private list: PatchChange[] = [];
   private held: PatchChange[] = [];
   dropped = 0;
@@ -20,10 +22,16 @@ export class ChangeFeed {
   private counted = 0;
   private lastSecond = 0;
 
-  /** The changes to show, newest first. */
-  shown(): PatchChange[] {
-    if (this.list.length > SHOWN) this.list = this.list.slice(-SHOWN);
-    return this.list.slice().reverse();
+  /** How many changes can be shown (the newest `KEPT`). */
+  get size(): number {
+    return Math.min(this.list.length, KEPT);
+  }
+
+  /** Page `page` of the changes kept (0: the newest), newest first. */
+  shown(page = 0): PatchChange[] {
+    if (this.list.length > KEPT) this.list = this.list.slice(-KEPT);
+    const end = this.list.length - page * PAGE;
+    return this.list.slice(Math.max(0, end - PAGE), Math.max(0, end)).reverse();
   }
 
   get heldCount(): number {
@@ -62,7 +70,7 @@ export class ChangeFeed {
 
   private show(change: PatchChange): void {
     this.list.push(change);
-    if (this.list.length > 2 * SHOWN) this.list = this.list.slice(-SHOWN);
+    if (this.list.length > 2 * KEPT) this.list = this.list.slice(-KEPT);
   }
 
   private count(now: number, changes = 1): void {

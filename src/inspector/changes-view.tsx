@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { ChangeOp, RemoteDatabase } from '../client/browser.js';
-import { ChangeFeed, HELD, SHOWN } from './change-feed.js';
+import { ChangeFeed, HELD, KEPT, PAGE } from './change-feed.js';
 import { ErrorNote, time } from './error-note.js';
 import { useDebounced, useThrottledRender } from './hooks.js';
 import { PatchView } from './patch-view.js';
@@ -11,19 +11,22 @@ const OPS: readonly ChangeOp[] = ['new', 'merge', 'delete'];
 /**
  * The live change stream of the database or of one table, filtered by key prefix and op: each
  * change with its seq, time, op, key and patch. Paused, changes are held (up to `HELD`) and shown
- * on resume. Rendered at most five times a second, however fast changes come.
+ * on resume; the newest `KEPT` can be paged through. Rendered a page at a time, at most four times
+ * a second, however fast changes come.
  */
 export function ChangesView({ remote, tables, table, setTable }: { remote: RemoteDatabase; tables: readonly TableInfo[]; table: string; setTable: (table: string) => void }) {
   const [prefix, setPrefix] = useState('');
   const [ops, setOps] = useState<ReadonlySet<ChangeOp>>(new Set(OPS));
   const [error, setError] = useState<unknown>(undefined);
   const feed = useMemo(() => new ChangeFeed(), []);
-  const render = useThrottledRender(200);
+  const [page, setPage] = useState(0);
+  const render = useThrottledRender(250);
   const settledPrefix = useDebounced(prefix, 250);
   const opList = OPS.filter((op) => ops.has(op));
 
   useEffect(() => {
     feed.clear();
+    setPage(0);
     setError(undefined);
     render();
     const filter = { ...(table === '' ? {} : { table }), ...(settledPrefix === '' ? {} : { prefix: settledPrefix }), ops: opList };
@@ -48,7 +51,8 @@ export function ChangesView({ remote, tables, table, setTable }: { remote: Remot
     else feed.pause();
     render();
   };
-  const shown = feed.shown();
+  const shown = feed.shown(page);
+  const pages = Math.max(1, Math.ceil(feed.size / PAGE));
   return (
     <section aria-labelledby="changes-title">
       <h2 id="changes-title">Changes</h2>
@@ -105,8 +109,19 @@ export function ChangesView({ remote, tables, table, setTable }: { remote: Remot
             <span id="dropped">{feed.dropped}</span> dropped while paused
           </>
         )}
-        {' · '}the newest {SHOWN} are shown
+        {' · '}the newest {KEPT.toLocaleString('en')} are kept
       </p>
+      <nav class="pager" aria-label="pages of changes">
+        <button type="button" id="newer" disabled={page === 0} onClick={() => setPage(page - 1)}>
+          ← Newer
+        </button>
+        <span id="changes-page">
+          page {Math.min(page, pages - 1) + 1} of {pages}
+        </span>
+        <button type="button" id="older" disabled={page >= pages - 1} onClick={() => setPage(page + 1)}>
+          Older →
+        </button>
+      </nav>
       <ErrorNote error={error} />
       {shown.length === 0 ? (
         <p class="muted">Waiting for changes…</p>

@@ -1,16 +1,22 @@
 import type { PatchChange } from 'rxkv/client';
-import { ChangeFeed, HELD, SHOWN } from '../../../src/inspector/change-feed.js';
+import { ChangeFeed, HELD, KEPT, PAGE } from '../../../src/inspector/change-feed.js';
 
 const change = (seq: number): PatchChange => ({ table: 't', key: `k${seq}`, op: 'merge', seq, ts: 0, patch: [] });
 
 describe('The inspector\'s change feed (what the change stream view shows)', () => {
-  it('should show the newest changes first, at most SHOWN of them', () => {
+  it('should keep the newest KEPT changes, shown newest first a PAGE at a time', () => {
     const feed = new ChangeFeed();
-    for (let seq = 1; seq <= SHOWN * 3 + 7; seq++) feed.push(change(seq));
-    const shown = feed.shown().map((one) => one.seq);
-    expect(shown.length).toBe(SHOWN);
-    expect(shown[0]).toBe(SHOWN * 3 + 7);
-    expect(shown[SHOWN - 1]).toBe(SHOWN * 2 + 8);
+    const last = KEPT * 3 + 7;
+    for (let seq = 1; seq <= last; seq++) feed.push(change(seq));
+    expect(feed.size).toBe(KEPT);
+    const first = feed.shown().map((one) => one.seq);
+    expect(first.length).toBe(PAGE);
+    expect(first[0]).toBe(last);
+    expect(first[PAGE - 1]).toBe(last - PAGE + 1);
+    expect(feed.shown(1)[0]!.seq).toBe(last - PAGE);
+    const oldest = feed.shown(KEPT / PAGE - 1);
+    expect(oldest[oldest.length - 1]!.seq).toBe(last - KEPT + 1);
+    expect(feed.shown(KEPT / PAGE)).toEqual([]);
   });
 
   it('should hold changes while paused, in order, and count those past HELD as dropped', () => {
@@ -24,6 +30,7 @@ describe('The inspector\'s change feed (what the change stream view shows)', () 
     feed.resume();
     expect(feed.heldCount).toBe(0);
     expect(feed.shown()[0]!.seq).toBe(HELD + 1); // the held ones, the first HELD after the pause
+    expect(feed.size).toBe(Math.min(KEPT, HELD + 1));
     expect(feed.dropped).toBe(10);
     feed.clear();
     expect(feed.dropped).toBe(0);
