@@ -22,6 +22,7 @@ describe('The packed package', () => {
     expect(paths).toContain('dist/server/index.js');
     expect(paths).toContain('dist/client/browser.js');
     expect(paths).toContain('dist/client/node.js');
+    for (const file of ['index.html', 'app.js', 'app.css']) expect(paths).toContain(`dist/inspector/${file}`);
     expect(paths.some((path) => path.startsWith('src/') || path.startsWith('spec/'))).toBeFalse();
 
     const app = tempDir('rxkv-app');
@@ -41,7 +42,9 @@ describe('The packed package', () => {
        await db.table('t').merge(id, { a: { b: 1 } });
        if ((await created).key !== id) throw new Error('no change event');
        const merged = mergePatch(db.table('t').get(id), { a: { c: 2 } });
-       const server = await serve(db);
+       const server = await serve(db, { inspector: true });
+       const page = await fetch('http://127.0.0.1:' + server.port + '/inspector/app.js');
+       if (page.status !== 200 || (await page.text()).length < 10000) throw new Error('no inspector page');
        const remote = connect('ws://127.0.0.1:' + server.port);
        await remote.table('t').merge(id, { a: { d: 3 } });
        await remote.close();
