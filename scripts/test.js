@@ -9,9 +9,9 @@ import { runBrowserSpecs } from './karma.js';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(root);
 
-const tsc = resolve(root, 'node_modules/typescript/bin/tsc');
-execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { stdio: 'inherit' });
-execFileSync(process.execPath, [tsc, '-p', 'tsconfig.spec.json'], { stdio: 'inherit' });
+// The package's own build (the inspector's bundle included: specs serve it), then the specs'.
+execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
+execFileSync('npm', ['run', '--silent', 'build:spec'], { stdio: 'inherit' });
 
 let passed = 0;
 let failed = 0;
