@@ -41,8 +41,8 @@ describe('npm run bench', () => {
     expect(stderr).toContain('[bench] W1p: repetition 1 of 1');
     const json = JSON.parse(readFileSync(results, 'utf8'));
     expect(json.machine).toEqual({ cpus: jasmine.any(Number), node: process.version });
-    expect(Object.keys(json.workloads)).toEqual(['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7b', 'W7r']);
-    for (const id of ['W1p', 'W1s', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W7b', 'W7r']) {
+    expect(Object.keys(json.workloads)).toEqual(['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7i', 'W7b', 'W7r']);
+    for (const id of ['W1p', 'W1s', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W7i', 'W7b', 'W7r']) {
       const w = json.workloads[id];
       expect(w.rxkv).withContext(id).toBeGreaterThan(0);
       expect(w.baseline).withContext(id).toBeGreaterThan(0);
@@ -72,6 +72,8 @@ describe('npm run bench', () => {
     expect(w7.deliveries).toBeGreaterThanOrEqual(10 * 300);
     expect(w7.deliveries).toBe(w7.expectedDeliveries);
     for (const id of ['W6', 'W7']) expect(stdout).toContain(`| ${id} |`);
+    // W7i: the inspector page in Chromium showed the stream's changes while W7 ran.
+    for (const seq of json.workloads.W7i.lastSeqShown) expect(seq).toBeGreaterThan(0);
     // W7r: the bytes and time of a resume after a restart, against the same replicas' snapshots.
     expect(json.workloads.W7r.ms.rxkv).toBeGreaterThan(0);
     expect(json.workloads.W7r.ms.baseline).toBeGreaterThan(0);
