@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
 import { open } from 'rxkv';
+import { connect } from 'rxkv/client';
 import { serve } from 'rxkv/server';
 import { ensureChromium } from './chromium.js';
 
@@ -26,6 +27,10 @@ await db.transaction((tx) => {
 });
 const server = await serve(db, { inspector: true, authorize: () => true });
 const base = `http://127.0.0.1:${server.port}/inspector/`;
+
+// Two replicas (a whole table, one record), so that the server view has subscriptions to show.
+const replica = connect(`ws://127.0.0.1:${server.port}/`);
+const subscriptions = [replica.table('people').state$.subscribe(), replica.table('orders').watch('o00001').subscribe()];
 
 // A writer, so that the change stream and the figures move.
 let n = 0;
@@ -59,6 +64,8 @@ try {
 } finally {
   await browser.close();
   clearInterval(writer);
+  for (const subscription of subscriptions) subscription.unsubscribe();
+  await replica.close();
   await server.close();
   await db.close();
   rmSync(dir, { recursive: true, force: true });
