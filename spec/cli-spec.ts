@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { open, type Database } from 'rxkv';
 import { connect } from 'rxkv/client';
+import { WebSocket } from 'ws';
 import { eventually } from './helpers/sync.js';
 import { removeTempDirs, tempDir } from './helpers/temp.js';
 
@@ -223,6 +224,35 @@ describe('the rxkv command line', () => {
     const db = await open(dir);
     expect(db.table('people').get('p01')).toEqual({ i: 1, name: 'n1', watched: true });
     await db.close();
+  }, 30_000);
+
+  it('should let browsers connect to rxkv serve only from its own origin (its inspector) and those given with --origin', async () => {
+    const server = spawn(process.execPath, [BIN, 'serve', dir, '--port', '0', '--origin', 'https://app.example.com'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let printed = '';
+    server.stdout.setEncoding('utf8').on('data', (text: string) => (printed += text));
+    await eventually(() => printed.includes('\n'), 'the URL', 10_000);
+    const url = printed.trim();
+    const port = new URL(url).port;
+    // The HTTP status of a WebSocket upgrade sent with this Origin (101: connected).
+    const upgrade = (origin: string | undefined): Promise<number> =>
+      new Promise((resolve) => {
+        const socket = new WebSocket(url, origin === undefined ? {} : { origin });
+        socket.once('open', () => (socket.terminate(), resolve(101)));
+        socket.once('unexpected-response', (request, response) => (resolve(response.statusCode ?? 0), request.destroy()));
+        socket.once('error', () => undefined);
+      });
+    // Any site the user visits could otherwise read and write the database through loopback.
+    expect(await upgrade('https://evil.example')).toBe(403);
+    expect(await upgrade(`http://evil.example:${port}`)).toBe(403); // DNS rebinding: a foreign name on our port
+    expect(await upgrade(`http://127.0.0.1:${port}`)).toBe(101); // the inspector's page
+    expect(await upgrade(`http://localhost:${port}`)).toBe(101);
+    expect(await upgrade('https://app.example.com')).toBe(101);
+    expect(await upgrade(undefined)).toBe(101); // not a browser: rxkv watch, Node clients
+    server.kill('SIGTERM');
+    expect(await new Promise((resolve) => server.once('exit', resolve))).toBe(0);
+    const bad = await rxkv('serve', dir, '--origin', 'app.example.com');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('an origin such as https://app.example.com');
   }, 30_000);
 
   it('should back up a running server over its URL, only when its authorize allows admin', async () => {

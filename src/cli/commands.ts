@@ -1,4 +1,7 @@
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { createInterface } from 'node:readline';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -172,25 +175,45 @@ export async function verifyDirectory(dir: string): Promise<void> {
   await line(process.stdout, JSON.stringify({ ok: true, seq: verified.seq, history: verified.history, tables: verified.tables, records: verified.records }));
 }
 
-export async function serveDirectory(dir: string, options: { host: string; port: number; token?: string; inspector: boolean }): Promise<void> {
+export async function serveDirectory(dir: string, options: { host: string; port: number; token?: string; inspector: boolean; origin: string[] }): Promise<void> {
   const db = await open(dir);
   const { token } = options;
+  // Listening first: the origins a browser may connect from are this server's own, port included.
+  const http = createServer((_request, response) => response.writeHead(426, { 'content-type': 'text/plain' }).end('A WebSocket endpoint: connect with rxkv/client or rxkv watch.\n'));
+  await new Promise<void>((resolve, reject) => http.once('error', reject).listen(options.port, options.host, resolve));
+  const { port } = http.address() as AddressInfo;
   const server = await serve(db, {
-    host: options.host,
-    port: options.port,
+    server: http,
     inspector: options.inspector,
+    // Without this, any web page the user visits could read and write through loopback (and a
+    // DNS-rebound name on this port too): browsers may connect only from the inspector's origin and
+    // those given. Clients that are not browsers send no Origin and are let through.
+    origins: [...ownOrigins(options.host, port), ...options.origin],
     // With a token, whoever presents it may do anything, backups included; without, anyone may
     // read and write, and nobody may dump the database.
     ...(token === undefined
       ? { authorize: (_principal: unknown, access: Access) => access.action !== 'admin' }
       : { authenticate: (hello: { token: string | undefined }) => (hello.token === token ? { token } : null), authorize: () => true }),
   });
-  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-  await line(process.stdout, `ws://${host}:${server.port}`);
-  if (options.inspector) await line(process.stderr, `inspector: http://${host}:${server.port}/inspector/`);
+  const host = urlHost(options.host);
+  await line(process.stdout, `ws://${host}:${port}`);
+  if (options.inspector) await line(process.stderr, `inspector: http://${host}:${port}/inspector/`);
   await new Promise<void>((resolve) => process.once('SIGINT', resolve).once('SIGTERM', resolve));
   await server.close();
+  await new Promise((resolve) => http.close(resolve));
   await db.close();
+}
+
+/** The origins of pages served by a server listening on `host`: on every interface for a wildcard, `localhost` with loopback. */
+function ownOrigins(host: string, port: number): string[] {
+  const wildcard = host === '0.0.0.0' || host === '::';
+  const names = wildcard ? Object.values(networkInterfaces()).flatMap((addresses) => (addresses ?? []).map(({ address }) => address)) : [host];
+  if (wildcard || names.some((name) => name === 'localhost' || name === '::1' || name.startsWith('127.'))) names.push('localhost');
+  return names.map((name) => `http://${urlHost(name)}${port === 80 ? '' : `:${port}`}`);
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 export async function watch(url: string, options: { table?: string; prefix?: string; ops?: string[]; token?: string }): Promise<void> {

@@ -16,6 +16,16 @@ const integer = (text: string): number => {
   return value;
 };
 const list = (text: string): string[] => text.split(',').filter((item) => item !== '');
+const origins = (text: string, previous: string[]): string[] => {
+  let origin: string | undefined;
+  try {
+    origin = new URL(text).origin;
+  } catch {
+    origin = undefined;
+  }
+  if (origin !== text) throw new InvalidArgumentError('expected an origin such as https://app.example.com (a scheme, a host, a port if not the default; no path).');
+  return [...previous, text];
+};
 
 // A reader that stopped reading (`rxkv dump DIR | head`) ends the command, not as a failure.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -111,7 +121,8 @@ program
   .option('--port <port>', 'the port (0: a free one)', integer, 8080)
   .option('--token <token>', 'the token clients must present; whoever presents it may also back the database up (--url)')
   .option('--no-inspector', 'do not serve the inspector page (served at /inspector/ by default)')
-  .action((dir: string, options: { host: string; port: number; token?: string; inspector: boolean }) => serveDirectory(dir, options));
+  .option('--origin <origin>', 'a web origin whose pages may connect (repeatable; besides the inspector\'s own, no other browser page may)', origins, [])
+  .action((dir: string, options: Parameters<typeof serveDirectory>[1]) => serveDirectory(dir, options));
 
 program
   .command('watch')
