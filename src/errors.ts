@@ -53,6 +53,13 @@ export const ErrorCode = {
   CLIENT_CLOSED: 'CLIENT_CLOSED',
   /** Sync: the server failed to handle a request (a defect on its side, not the request's). */
   INTERNAL: 'INTERNAL',
+  /**
+   * Cluster: NATS could not be reached, or JetStream had no quorum, within the cluster's `timeout`:
+   * the writes were not acknowledged (applied only if the stream got them after all).
+   */
+  CLUSTER_UNAVAILABLE: 'CLUSTER_UNAVAILABLE',
+  /** Cluster: the node's position is no longer in the stream (its start was removed) and no snapshot covers it. */
+  CLUSTER_POSITION_LOST: 'CLUSTER_POSITION_LOST',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -20,6 +20,7 @@ export type { IndexDefinition, IndexValue } from './engine/secondary-index.js';
 export { Snapshot } from './engine/snapshot.js';
 export type { StateSubject } from './engine/table-state.js';
 export type { Recipe } from './engine/writes.js';
+export type { ClusterOptions } from './cluster/options.js';
 export type { Change, ChangeOp } from './model/change.js';
 export type { ChangeFilter } from './model/filter.js';
 export type { RangeOptions } from './model/range.js';

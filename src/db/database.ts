@@ -10,6 +10,8 @@ import type { IndexDefinition } from '../engine/secondary-index.js';
 import type { Change } from '../model/change.js';
 import { checkChangeFilter, type ChangeFilter } from '../model/filter.js';
 import { describeValue } from '../model/keys.js';
+import { ClusterNode } from '../cluster/node.js';
+import { clusterSettings, type ClusterOptions } from '../cluster/options.js';
 import { Table } from './table.js';
 import { Transaction } from './transaction.js';
 
@@ -35,6 +37,12 @@ export interface OpenOptions {
    * sent only what changed since its position. One older than what is kept takes a full snapshot.
    */
   keepDeletes?: { maxAge?: number; maxBytes?: number };
+  /**
+   * Makes the database a node of a cluster: its history is a NATS JetStream stream that every node
+   * applies in order. Writes on any node are published there and resolve once this node has applied
+   * them; reads are of this node's state (`sync()` first for one that follows every acknowledged write).
+   */
+  cluster?: ClusterOptions;
 }
 
 export interface TableOptions<T = Json> {
@@ -77,7 +85,17 @@ export async function open(path: string, options: OpenOptions = {}): Promise<Dat
     fail(ErrorCode.INVALID_ARGUMENT, `maxValueBytes must be a positive integer, not ${describeValue(maxValueBytes)}.`);
   }
   if (options.salvage !== undefined && typeof options.salvage !== 'boolean') fail(ErrorCode.INVALID_ARGUMENT, 'open({ salvage }) takes a boolean.');
-  return new Database(await openEngine(path, durability, maxValueBytes, options.salvage === true, checkRetention(options.keepDeletes)));
+  const cluster = options.cluster === undefined ? undefined : clusterSettings(options.cluster);
+  const engine = await openEngine(path, durability, maxValueBytes, options.salvage === true, checkRetention(options.keepDeletes));
+  if (cluster !== undefined) {
+    try {
+      await ClusterNode.join(engine, cluster);
+    } catch (error) {
+      await engine.close();
+      throw error;
+    }
+  }
+  return new Database(engine);
 }
 
 /**
@@ -252,6 +270,14 @@ export class Database {
    */
   get errors$(): Observable<RxkvError> {
     return this.engine.errors$;
+  }
+
+  /**
+   * Resolves once this database has applied every write acknowledged before the call, on any node
+   * of its cluster: read after it for a linearizable read. Resolves at once when it is not a node.
+   */
+  sync(): Promise<void> {
+    return this.engine.sync();
   }
 
   /** Whether a failed commit stopped the database: writes reject until `recover()`. */

@@ -29,6 +29,10 @@ export abstract class Intent {
   /** Set when applying it threw: it is rejected with this when its batch is published. */
   error: unknown = undefined;
   failed = false;
+  /** The time it is applied at; undefined: its batch's (a cluster's writes carry their message's). */
+  ts: number | undefined = undefined;
+  /** False for all but the last intent of a group the pipeline commits in one batch (a cluster's message). */
+  endsGroup = true;
   constructor(
     readonly resolve: (result: never) => void,
     readonly reject: (error: unknown) => void,

@@ -11,7 +11,7 @@ import { missingCommits, type CommitRecord } from '../storage/commit-log.js';
 import { RocksStorage } from '../storage/rocksdb.js';
 import { MemoryStorage, type Loaded, type Storage } from '../storage/storage.js';
 import { initialChanges } from './initial.js';
-import { MultiWriteIntent, WriteIntent, captureResolvers, resolvers, type TableWriter } from './intent.js';
+import { MultiWriteIntent, WriteIntent, captureResolvers, resolvers, type Intent, type TableWriter } from './intent.js';
 import { writeBackup, type BackupProgress, type BackupResult } from './backup.js';
 import { writeCopy, type CopiedRecord, type CopyResult } from './copy.js';
 import type { DeleteRetention } from './delete-log.js';
@@ -25,6 +25,19 @@ import type { WriteSpec } from './writes.js';
  * `'memory'`: nothing is persisted.
  */
 export type Durability = 'sync' | 'wal' | 'memory';
+
+/**
+ * Where an engine's writes go when it is a node of a cluster: to the cluster's stream, which hands
+ * them back, in its order, to every node's pipeline (`Engine.apply`).
+ */
+export interface WriteRouter {
+  write(table: TableState, key: string, spec: WriteSpec, ifVersion: number | undefined): Promise<unknown>;
+  transact<R, F = never>(body: (writer: TableWriter) => R, fallback?: (writer: TableWriter, error: unknown) => F): Promise<R | F>;
+  /** Resolves once the node has applied everything the cluster held when it was called. */
+  sync(): Promise<void>;
+  /** Settles what it holds and lets go of the cluster; the engine closes after it. */
+  close(): Promise<void>;
+}
 
 /** How long recover() and close() wait for storage to take writes again after a failure. */
 const WRITABLE_WAIT_MS = 5000;
@@ -127,6 +140,8 @@ export class Engine {
   private recovering: Promise<void> | null = null;
   /** Backups under way: `close()` waits for them. */
   private readonly backups = new Set<Promise<unknown>>();
+  /** Set when it is a node of a cluster: its writes go there. */
+  private router: WriteRouter | null = null;
 
   constructor(
     readonly path: string,
@@ -194,6 +209,41 @@ export class Engine {
     return this.states.get(name) ?? this.register(new TableState(name, this.pipeline.seq));
   }
 
+  /** A table's state by a name already checked (one of the package's own included), created on first use: for a cluster's writes. */
+  stateOf(name: string): TableState {
+    return this.state(name);
+  }
+
+  /** Resolves once this database has applied every write acknowledged anywhere before the call (a cluster's node); at once otherwise. */
+  async sync(): Promise<void> {
+    await this.router?.sync();
+  }
+
+  /** Reports a background failure on `errors$`. */
+  report(error: RxkvError): void {
+    this.pipeline.report(error);
+  }
+
+  /** From now on, writes go to `router` (this engine became a node of a cluster). */
+  route(router: WriteRouter): void {
+    this.router = router;
+  }
+
+  /** Applies intents in order, as one commit group (a cluster's message): they are never split over two commits. */
+  apply(intents: readonly Intent[]): void {
+    for (let i = 0; i < intents.length; i++) {
+      intents[i]!.endsGroup = i === intents.length - 1;
+      this.pipeline.submit(intents[i]!);
+    }
+  }
+
+  /** Records, durably, that this database continues history `id` (a cluster's: its stream's). */
+  async adoptHistory(id: string): Promise<void> {
+    if (this.history === id) return;
+    await this.storage.startHistory(id);
+    this.history = id;
+  }
+
   /** A table's source for its handles, the table created (empty) on first use. */
   table(name: string): TableSource {
     return this.state(checkTableName(name));
@@ -201,6 +251,7 @@ export class Engine {
 
   /** Queues one write of one record; resolves with the record it leaves once durable. */
   write(table: TableSource, key: string, spec: WriteSpec, ifVersion: number | undefined): Promise<unknown> {
+    if (this.router !== null) return this.router.write(table as TableState, key, spec, ifVersion);
     const promise = new Promise(captureResolvers as never);
     // Every source is a table state of this engine: `table()` hands out nothing else.
     this.pipeline.submit(new WriteIntent(resolvers.resolve, resolvers.reject, table as TableState, key, spec, ifVersion));
@@ -212,6 +263,7 @@ export class Engine {
    * returned. With `fallback`, a body that fails is replaced, at the same point, by `fallback`.
    */
   transact<R, F = never>(body: (writer: TableWriter) => R, fallback?: (writer: TableWriter, error: unknown) => F): Promise<R | F> {
+    if (this.router !== null) return this.router.transact(body, fallback);
     return new Promise<R | F>((resolve, reject) => this.pipeline.submit(new MultiWriteIntent(resolve as (result: never) => void, reject, body, fallback)));
   }
 
@@ -276,6 +328,7 @@ export class Engine {
   /** Waits for every write already queued and every backup under way, closes storage, then completes every stream. */
   close(): Promise<void> {
     return (this.closing ??= (async () => {
+      await this.router?.close();
       await this.pipeline.drain();
       await Promise.all(this.backups);
       // After a failed commit storage that does not take writes again is left open rather than

@@ -20,6 +20,8 @@ export class Mutation {
 
   /** The seq of the commit that wrote it, set when its batch is sealed. */
   seq = 0;
+  /** The time of the commit that wrote it, set with `seq`. */
+  ts = 0;
 }
 
 /**
@@ -27,7 +29,7 @@ export class Mutation {
  * its result): most subscribers of a busy table never look at it. As an own enumerable property
  * it still survives spreading, `JSON.stringify` and deep equality.
  */
-export function toChange(mutation: Mutation, ts: number): Change {
+export function toChange(mutation: Mutation): Change {
   const previous = mutation.before?.value;
   const value = mutation.after?.value;
   let patch: Operation[] | undefined;
@@ -41,6 +43,6 @@ export function toChange(mutation: Mutation, ts: number): Change {
       return (patch ??= diff(previous, value));
     },
     seq: mutation.seq,
-    ts,
+    ts: mutation.ts,
   };
 }

@@ -18,7 +18,6 @@ interface Commit {
   /** What its intents wrote, in order. */
   readonly mutations: Mutation[];
   readonly seq: number;
-  readonly ts: number;
   /** Its storage batch, or null when it writes nothing (all no-ops or rejections). */
   readonly writes: StorageBatch | null;
 }
@@ -133,10 +132,12 @@ export class Pipeline {
   }
 
   private apply(): Commit {
-    const intents = this.queue.length <= MAX_BATCH ? this.queue : this.queue.slice(0, MAX_BATCH);
-    this.queue = this.queue.length <= MAX_BATCH ? [] : this.queue.slice(MAX_BATCH);
-    const ts = Date.now();
-    const context: ApplyContext = { working: this.working, seq: 0, ts, encode: this.encode };
+    let cut = Math.min(this.queue.length, MAX_BATCH);
+    while (!this.queue[cut - 1]!.endsGroup) cut++; // a group is committed whole, never split
+    const intents = cut === this.queue.length ? this.queue : this.queue.slice(0, cut);
+    this.queue = cut === this.queue.length ? [] : this.queue.slice(cut);
+    const now = Date.now();
+    const context: ApplyContext = { working: this.working, seq: 0, ts: now, encode: this.encode };
     const mutations: Mutation[] = [];
     let writes: StorageBatch | null = null;
     const first = this.appliedSeq + 1;
@@ -144,6 +145,7 @@ export class Pipeline {
     for (let i = 0; i < intents.length; i++) {
       const intent = intents[i]!;
       context.seq = seq + 1;
+      context.ts = intent.ts ?? now;
       let written: Mutation | readonly Mutation[] | null;
       try {
         written = intent.apply(context);
@@ -156,25 +158,26 @@ export class Pipeline {
       seq += 1;
       writes ??= this.storage.batch();
       if (written instanceof Mutation) {
-        this.stage(writes, written, seq, ts);
+        this.stage(writes, written, seq, context.ts);
         mutations.push(written);
       } else {
         for (let j = 0; j < written.length; j++) {
-          this.stage(writes, written[j]!, seq, ts);
+          this.stage(writes, written[j]!, seq, context.ts);
           mutations.push(written[j]!);
         }
       }
     }
     if (writes !== null) {
       writes.mark(first, seq);
-      this.deletes.prune(ts, writes);
+      this.deletes.prune(now, writes);
     }
     this.appliedSeq = seq;
-    return { intents, mutations, seq, ts, writes };
+    return { intents, mutations, seq, writes };
   }
 
   private stage(writes: StorageBatch, mutation: Mutation, seq: number, ts: number): void {
     mutation.seq = seq;
+    mutation.ts = ts;
     const { name } = mutation.state;
     if (mutation.after === undefined) {
       writes.del(name, mutation.key);
@@ -248,7 +251,7 @@ export class Pipeline {
     }
   }
 
-  private publishCommit({ intents, mutations, seq, ts }: Commit): void {
+  private publishCommit({ intents, mutations, seq }: Commit): void {
     this.seq = seq;
     const touched = new Map<TableState, Mutation[]>();
     for (let i = 0; i < mutations.length; i++) {
@@ -267,7 +270,7 @@ export class Pipeline {
       const forTable = table.wants(mutation.key);
       const forDatabase = !mutation.state.internal && this.dispatcher.wants(mutation.key);
       if (!forTable && !forDatabase) continue;
-      const change = toChange(mutation, ts);
+      const change = toChange(mutation);
       if (forTable) table.deliver(change);
       if (forDatabase) this.dispatcher.deliver(change);
     }
@@ -340,7 +343,7 @@ export class Pipeline {
     this.storage = storage;
     this.failure = null;
     this.appliedSeq = Math.max(this.seq, loaded.seq);
-    this.publish({ intents: [], mutations: differences, seq: this.appliedSeq, ts: Date.now(), writes: null });
+    this.publish({ intents: [], mutations: differences, seq: this.appliedSeq, writes: null });
   }
 
   private stoppedError(): RxkvError {
@@ -353,6 +356,7 @@ export class Pipeline {
 function durableMutation(state: TableState, key: string, before: Entry | undefined, after: Entry | undefined, seq: number): Mutation {
   const mutation = new Mutation(state, key, before, after, undefined);
   mutation.seq = after?.version ?? seq;
+  mutation.ts = Date.now();
   return mutation;
 }
 

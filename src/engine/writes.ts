@@ -30,7 +30,7 @@ export const DELETE_SPEC: WriteSpec = Object.freeze({ verb: 'delete' });
 export interface ApplyContext {
   readonly working: WorkingState;
   seq: number;
-  readonly ts: number;
+  ts: number;
   /** Encodes a record of a table for storage; throws `VALUE_TOO_LARGE`. */
   readonly encode: (entry: Entry, state: TableState) => string;
 }

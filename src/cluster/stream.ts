@@ -1,0 +1,101 @@
+import { connect, StorageType, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
+import { ErrorCode, RxkvError } from '../errors.js';
+import type { ClusterSettings } from './options.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** How long one publish waits for JetStream's ack before it is sent again (same id: applied once). */
+const ATTEMPT_MS = 2000;
+
+/**
+ * A cluster's history: one JetStream stream, replicated by NATS's Raft. rxkv only appends to it
+ * (with an id per message, so that a publish sent again after a lost ack is stored once) and reads
+ * it in order; the consensus is JetStream's.
+ */
+export class ClusterStream {
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly settings: ClusterSettings,
+    /** The stream's creation time: with its name, what identifies this history. */
+    readonly created: string,
+  ) {}
+
+  /** Connects to the servers and creates the stream when it does not exist yet. */
+  static async open(settings: ClusterSettings): Promise<ClusterStream> {
+    let nc: NatsConnection;
+    try {
+      nc = await connect({ servers: [...settings.servers], maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'rxkv' });
+    } catch (cause) {
+      throw new RxkvError(ErrorCode.CLUSTER_UNAVAILABLE, `Could not reach NATS at ${settings.servers.join(', ')}: ${(cause as Error).message}.`, { cause });
+    }
+    try {
+      const jsm = await nc.jetstreamManager({ timeout: settings.timeout });
+      const info = await jsm.streams.info(settings.stream).catch(async (error: { code?: string; api_error?: { err_code?: number } }) => {
+        if (error.api_error?.err_code !== 10059) throw error; // 10059: stream not found
+        return jsm.streams.add({ name: settings.stream, subjects: [subjectOf(settings.stream)], num_replicas: settings.replicas, storage: StorageType.File });
+      });
+      return new ClusterStream(nc, nc.jetstream({ timeout: settings.timeout }), jsm, settings, info.created);
+    } catch (cause) {
+      await nc.close();
+      throw new RxkvError(ErrorCode.CLUSTER_UNAVAILABLE, `JetStream did not answer for stream ${settings.stream} (${(cause as Error).message}): is it enabled, with a quorum of servers up?`, { cause });
+    }
+  }
+
+  /** The most bytes one message may hold (the servers' max payload). */
+  get maxPayload(): number {
+    return this.nc.info?.max_payload ?? 1024 * 1024;
+  }
+
+  /**
+   * Appends a message; resolves with its stream seq once a quorum holds it. Sent again on a timeout
+   * or while there is no leader, until `timeout`: then rejects with `CLUSTER_UNAVAILABLE`, and the
+   * message may or may not be in the stream (a lost ack).
+   */
+  async publish(text: string, id: string): Promise<number> {
+    const data = encoder.encode(text);
+    const deadline = Date.now() + this.settings.timeout;
+    for (;;) {
+      try {
+        const ack = await this.js.publish(subjectOf(this.settings.stream), data, { msgID: id, timeout: Math.min(ATTEMPT_MS, Math.max(1, deadline - Date.now())) });
+        return ack.seq;
+      } catch (cause) {
+        if (Date.now() >= deadline || this.nc.isClosed()) {
+          throw new RxkvError(
+            ErrorCode.CLUSTER_UNAVAILABLE,
+            `The cluster did not take a batch of writes within ${this.settings.timeout} ms (${(cause as Error).message}): they were not acknowledged, and are applied only if the stream got them after all.`,
+            { cause },
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  }
+
+  /** The stream's first and last seqs now. */
+  async bounds(): Promise<{ first: number; last: number }> {
+    const { state } = await this.jsm.streams.info(this.settings.stream);
+    return { first: state.first_seq, last: state.last_seq };
+  }
+
+  /** Reads the stream in order from `seq`, handing each message over; stops when `stop` is called. */
+  async follow(seq: number, each: (text: string, seq: number) => Promise<void> | void): Promise<{ stop: () => void; done: Promise<void> }> {
+    const consumer = await this.js.consumers.get(this.settings.stream, { opt_start_seq: seq });
+    // A short pull expiry: a consumer on a server that died notices within seconds, not 30.
+    const messages: ConsumerMessages = await consumer.consume({ expires: 2000 });
+    const done = (async () => {
+      for await (const message of messages) await each(decoder.decode(message.data), message.seq);
+    })();
+    return { stop: () => void messages.stop(), done };
+  }
+
+  close(): Promise<void> {
+    return this.nc.close();
+  }
+}
+
+function subjectOf(stream: string): string {
+  return `rxkv.${stream}`;
+}
