@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'nats';
-import { tempDir } from './temp.js';
 
-/** Debian's `nats-server` (installed by .ci/run). */
-const NATS_SERVER = process.env['NATS_SERVER'] ?? 'nats-server';
+/** Debian's `nats-server` (installed by .ci/run, in /usr/sbin: not on every user's PATH). */
+const NATS_SERVER = process.env['NATS_SERVER'] ?? (existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server');
 
 /** One server of a test cluster: its client URL, and what kills and restarts it. */
 export interface NatsServer {
@@ -39,7 +39,7 @@ async function freePort(): Promise<number> {
  * elected). `stop()` kills them and removes their stores.
  */
 export async function startNatsCluster(size = 3): Promise<NatsCluster> {
-  const root = tempDir('rxkv-nats');
+  const root = mkdtempSync(join(tmpdir(), 'rxkv-nats-')); // its own: the specs' temp dirs go after each spec
   const ports = await Promise.all(Array.from({ length: size }, async () => ({ client: await freePort(), route: await freePort() })));
   const routes = ports.map(({ route }) => `nats://127.0.0.1:${route}`).join(',');
   const servers = ports.map(({ client, route }, i) => {
