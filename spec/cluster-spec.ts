@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { connect as natsConnect } from 'nats';
 import { open, ErrorCode, type Database, type RxkvError } from 'rxkv';
+import { serve } from 'rxkv/server';
 import { startNatsCluster, type NatsCluster } from './helpers/nats-cluster.js';
 import { Random } from './helpers/random.js';
 import { eventually } from './helpers/sync.js';
@@ -47,8 +48,8 @@ describe('A cluster of rxkv nodes on NATS JetStream', () => {
     removeTempDirs();
   });
 
-  const node = async (dir: string, stream: string, timeout?: number): Promise<Database> => {
-    const db = await open(dir, { cluster: { servers: nats.urls, stream, ...(timeout === undefined ? {} : { timeout }) } });
+  const node = async (dir: string, stream: string, options: { timeout?: number; snapshotEvery?: number } = {}): Promise<Database> => {
+    const db = await open(dir, { cluster: { servers: nats.urls, stream, ...options } });
     opened.push(db);
     return db;
   };
@@ -183,6 +184,47 @@ describe('A cluster of rxkv nodes on NATS JetStream', () => {
     await expectAsync(node(join(root, 'behind'), stream)).toBeRejectedWith(jasmine.objectContaining({ code: ErrorCode.CLUSTER_POSITION_LOST }));
   }, 30_000);
 
+  it('should bring a new node, and one whose position left the stream, up from the newest snapshot plus the stream after it', async () => {
+    const stream = newStream();
+    const root = tempDir();
+    const writer = await node(join(root, 'writer'), stream, { snapshotEvery: 10 });
+    const behind = await node(join(root, 'behind'), stream, { snapshotEvery: 10 });
+    await writer.table('t').put('first', { n: 0 });
+    await behind.sync();
+    await behind.close();
+    for (let i = 0; i < 34; i++) await writer.table('t').merge(`k${i % 7}`, { [`f${i}`]: i });
+    const nc = await natsConnect({ servers: nats.urls });
+    const jsm = await nc.jetstreamManager();
+    // The writer creates the object store with its first snapshot: bound to once it is there.
+    for (let tries = 0; !(await jsm.streams.info(`OBJ_${stream}-snapshots`).then(() => true, () => false)); tries++) {
+      expect(tries).toBeLessThan(100);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const store = await nc.jetstream({ timeout: 500 }).views.os(`${stream}-snapshots`, { replicas: 3 });
+    // Every 10 messages (one due while another is stored is taken after it, of the state then).
+    const storedAt = (): Promise<number> => store.info('snapshot').then((info) => Number(info?.description ?? 0), () => 0); // busy while one is stored
+    for (let tries = 0; (await storedAt()) < 30; tries++) {
+      expect(tries).toBeLessThan(100);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // The stream drops what the snapshot holds: only the snapshot and the messages after it bring a node up.
+    await jsm.streams.purge(stream, { keep: 5 });
+    await nc.close();
+    await writer.table('t').put('last', { n: 99 });
+
+    const fresh = await node(join(root, 'fresh'), stream);
+    const restarted = await node(join(root, 'behind'), stream);
+    for (const db of [fresh, restarted]) {
+      expect(db.seq).toBe(writer.seq);
+      expect(db.history).toBe(writer.history);
+      expect([...db.table('t').range()]).toEqual([...writer.table('t').range()]);
+      expect(db.table('t').meta('k3')).toEqual(writer.table('t').meta('k3'));
+    }
+    await writer.table('t').put('after', { n: 100 });
+    await fresh.sync();
+    expect(fresh.table('t').get('after')).toEqual({ n: 100 });
+  }, 60_000);
+
   it('should stop a node with DATABASE_CORRUPTED on a message it cannot read, never skipping it, and keep its reads', async () => {
     const stream = newStream();
     const db = await node(join(tempDir(), 'n'), stream);
@@ -199,8 +241,11 @@ describe('A cluster of rxkv nodes on NATS JetStream', () => {
     expect(db.table('t').get('x')).toEqual({ n: 1 });
   }, 30_000);
 
-  it('should reject, before publishing, a write too large for a message, and cluster options that are not valid', async () => {
-    const db = await node(join(tempDir(), 'n'), newStream());
+  it('should reject, before publishing, a write too large for a message, cluster options that are not valid, and serving a node (not yet)', async () => {
+    const stream = newStream();
+    const db = await node(join(tempDir(), 'n'), stream);
+    expect(db.cluster).toBe(stream);
+    await expectAsync(serve(db)).toBeRejectedWith(jasmine.objectContaining({ code: ErrorCode.INVALID_ARGUMENT }));
     expect(() => db.table('t').put('big', { text: 'x'.repeat(2 * 1024 * 1024) })).toThrowMatching((error: RxkvError) => error.code === ErrorCode.VALUE_TOO_LARGE);
     expect(db.table('t').has('big')).toBeFalse();
     for (const cluster of [{ servers: [], stream: 's' }, { servers: nats.urls, stream: 'a.b' }, { servers: nats.urls, stream: 's', replicas: 7 }, { servers: nats.urls, stream: 's', timeout: -1 }]) {

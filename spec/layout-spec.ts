@@ -66,6 +66,12 @@ describe('The layout of src/', () => {
     expect(imports.filter(([, target]) => folderOf(target) !== 'inspector' && target !== 'client/browser.ts')).toEqual([]);
   });
 
+  it('should keep the cluster under the database handles: it drives the engine and reads the stream, and knows nothing of db/, server/ or client/', () => {
+    const imports = edges((folder) => folder === 'cluster');
+    expect(imports.some(([, target]) => target === 'engine/lifecycle.ts')).toBeTrue();
+    expect(imports.filter(([, target]) => ['db', 'server', 'client', 'sync', 'cli'].includes(folderOf(target)))).toEqual([]);
+  });
+
   it('should have no cycle between folders', () => {
     const folders = new Map<string, Set<string>>();
     for (const [module, target] of edges(() => true)) {

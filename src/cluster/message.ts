@@ -1,7 +1,7 @@
 import { ErrorCode, RxkvError } from '../errors.js';
 import type { Json } from '../json/types.js';
 import { checkKey, checkTableName } from '../model/keys.js';
-import { incrementSpec, mergeSpec, putSpec } from '../db/arguments.js';
+import { toFrozenJson } from '../json/validate.js';
 import { DELETE_SPEC, type WriteSpec } from '../engine/writes.js';
 
 /**
@@ -101,7 +101,7 @@ function decodeOp(raw: unknown, maxValueBytes: number): ClusterOp {
       }),
       writes: writes.map((write: unknown) => {
         if (!Array.isArray(write) || (write.length !== 2 && write.length !== 3)) throw new Error('a write is not [table, key, value?]');
-        const value = write.length === 3 ? (putSpec(write[2], maxValueBytes) as { value: Json }).value : undefined;
+        const value = write.length === 3 ? toFrozenJson(write[2], maxValueBytes) : undefined;
         return [table(write[0]), checkKey(write[1]), value] as const;
       }),
     };
@@ -112,13 +112,16 @@ function decodeOp(raw: unknown, maxValueBytes: number): ClusterOp {
   switch (op['w']) {
     case 'merge':
     case 'update':
-      return write(mergeSpec(op['p'], maxValueBytes, op['w'] === 'update'));
+      return write({ verb: 'merge', patch: toFrozenJson(op['p'], maxValueBytes, 'patch'), onlyIfExists: op['w'] === 'update' });
     case 'put':
-      return write(putSpec(op['v'], maxValueBytes));
+      return write({ verb: 'put', value: toFrozenJson(op['v'], maxValueBytes) });
     case 'delete':
       return write(DELETE_SPEC);
-    case 'increment':
-      return write(incrementSpec(op['path'], op['by']));
+    case 'increment': {
+      const { path, by } = op;
+      if (!Array.isArray(path) || !path.every((member) => typeof member === 'string') || typeof by !== 'number' || !Number.isFinite(by)) throw new Error('an increment without a path or a number');
+      return write({ verb: 'increment', path: Object.freeze([...path]), by });
+    }
     default:
       throw new Error(`an unknown op ${JSON.stringify(op['w'])}`);
   }

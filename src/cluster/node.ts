@@ -1,7 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { ErrorCode, RxkvError } from '../errors.js';
 import type { Json } from '../json/types.js';
 import { MultiWriteIntent, WriteIntent, type Intent, type TableWriter } from '../engine/intent.js';
+import { isFreshDestination } from '../engine/copy.js';
 import type { Engine, WriteRouter } from '../engine/lifecycle.js';
 import type { TableState } from '../engine/table-state.js';
 import type { WorkingState } from '../engine/working-set.js';
@@ -10,6 +12,7 @@ import type { Entry } from '../model/record.js';
 import { encodeEntry } from '../storage/codec.js';
 import { decodeMessage, encodeMessage, encodeOp, type ClusterMessage, type ClusterOp, type Read, type Written } from './message.js';
 import type { ClusterSettings } from './options.js';
+import { loadSnapshot, SNAPSHOT_OBJECT, snapshotStream } from './snapshot.js';
 import { ClusterStream } from './stream.js';
 
 /** The node's own table: its position in the stream, written in the same commit as each message's writes. */
@@ -57,58 +60,68 @@ export class ClusterNode implements WriteRouter {
   /** The newest write of each record this node published and has not applied yet. */
   private readonly unapplied = new Map<string, Promise<unknown>>();
   private failure: RxkvError | null = null;
+  /** A snapshot being stored, and whether another came due meanwhile. */
+  private snapshotting: Promise<void> | null = null;
+  private snapshotDue = false;
   private following: { stop: () => void; done: Promise<void> } | null = null;
   private closing = false;
 
   private constructor(
     private readonly engine: Engine,
-    private readonly stream: ClusterStream,
+    private readonly log: ClusterStream,
+    private readonly settings: ClusterSettings,
     position: number,
   ) {
     this.applied = position;
     this.handed = position;
   }
 
+  get stream(): string {
+    return this.settings.stream;
+  }
+
   /**
-   * Makes `engine` a node of the cluster: checks that its directory continues this cluster's
-   * history from a position the stream still holds, follows the stream from there, and resolves
-   * once it has applied everything the stream held.
+   * Opens the node in `path` (`open` opens its engine): a new directory starts from the cluster's
+   * newest snapshot when there is one, a node whose position left the stream starts over from one,
+   * and either follows the stream from there. Resolves, with the engine, once it has applied
+   * everything the stream held.
    */
-  static async join(engine: Engine, settings: ClusterSettings): Promise<ClusterNode> {
-    const stream = await ClusterStream.open(settings);
+  static async open(path: string, openEngine: () => Promise<Engine>, settings: ClusterSettings): Promise<Engine> {
+    const log = await ClusterStream.open(settings);
+    let engine: Engine | undefined;
     try {
-      const history = createHash('sha256').update(`${settings.stream}\n${stream.created}`).digest('hex').slice(0, 32);
-      const stored = engine.stateOf(POSITION_TABLE).entries.get(POSITION_KEY)?.value as { history: string; seq: number } | undefined;
-      if (stored === undefined && engine.seq > 0) {
-        throw new RxkvError(ErrorCode.CLUSTER_POSITION_LOST, `${engine.path} holds a database that is not a node of cluster ${settings.stream}: open a new directory as the node (it loads the cluster's state).`);
-      }
-      if (stored !== undefined && stored.history !== history) {
-        throw new RxkvError(ErrorCode.CLUSTER_POSITION_LOST, `${engine.path} is a node of another stream named ${settings.stream} (one created again since): open a new directory as the node.`);
-      }
-      const position = stored?.seq ?? 0;
-      const { first, last } = await stream.bounds();
-      if (position < last && first > position + 1) {
-        throw new RxkvError(
-          ErrorCode.CLUSTER_POSITION_LOST,
-          `${engine.path} is at message ${position} of stream ${settings.stream}, which now starts at ${first}: the messages between are gone. Open a new directory as the node.`,
-        );
+      const history = createHash('sha256').update(`${settings.stream}\n${log.created}`).digest('hex').slice(0, 32);
+      if (await isFreshDestination(path)) await restoreNewest(log, path, 0);
+      engine = await openEngine();
+      let position: number;
+      try {
+        position = await checkPosition(engine, log, settings, history);
+      } catch (error) {
+        if (!(error instanceof PositionGone)) throw error;
+        // Far behind: everything it holds is in the snapshot, which takes it past the hole.
+        await engine.close();
+        engine = undefined;
+        if (!(await restoreNewest(log, path, error.position, true))) throw error.reason;
+        engine = await openEngine();
+        position = await checkPosition(engine, log, settings, history);
       }
       await engine.adoptHistory(history);
-      const node = new ClusterNode(engine, stream, position);
+      const node = new ClusterNode(engine, log, settings, position);
       engine.route(node);
-      node.following = await stream.follow(position + 1, (text, seq) => node.receive(text, seq, history));
+      node.following = await log.follow(position + 1, (text, seq) => node.receive(text, seq, history));
       void node.following.done.catch((error: unknown) => node.fail(error instanceof RxkvError ? error : new RxkvError(ErrorCode.CLUSTER_UNAVAILABLE, `Reading the cluster's stream failed: ${(error as Error).message}`, { cause: error })));
       await node.sync();
-      return node;
+      return engine;
     } catch (error) {
-      await stream.close();
+      await engine?.close().catch(() => undefined);
+      await log.close();
       throw error;
     }
   }
 
   /** Resolves once this node has applied every message the stream held when it was called. */
   async sync(): Promise<void> {
-    const { last } = await this.stream.bounds();
+    const { last } = await this.log.bounds();
     if (this.applied >= last) return;
     this.checkRunning();
     await new Promise<void>((resolve) => this.waiters.push({ seq: last, resolve }));
@@ -160,8 +173,8 @@ export class ClusterNode implements WriteRouter {
     this.checkRunning();
     const text = encodeOp(op);
     const bytes = Buffer.byteLength(text);
-    if (bytes + ENVELOPE_BYTES > this.stream.maxPayload) {
-      throw new RxkvError(ErrorCode.VALUE_TOO_LARGE, `A write of ${bytes} bytes does not fit in a message of the cluster (its servers' max_payload is ${this.stream.maxPayload} bytes).`);
+    if (bytes + ENVELOPE_BYTES > this.log.maxPayload) {
+      throw new RxkvError(ErrorCode.VALUE_TOO_LARGE, `A write of ${bytes} bytes does not fit in a message of the cluster (its servers' max_payload is ${this.log.maxPayload} bytes).`);
     }
     const written = new Promise((resolve, reject) => {
       this.queue.push({ text, bytes, settle: { resolve: resolve as (result: never) => void, reject } });
@@ -186,14 +199,14 @@ export class ClusterNode implements WriteRouter {
     while (this.queue.length > 0 && this.failure === null) {
       let size = ENVELOPE_BYTES;
       let count = 0;
-      while (count < this.queue.length && size + this.queue[count]!.bytes + 1 <= this.stream.maxPayload) size += this.queue[count++]!.bytes + 1;
+      while (count < this.queue.length && size + this.queue[count]!.bytes + 1 <= this.log.maxPayload) size += this.queue[count++]!.bytes + 1;
       const waiting = this.queue.slice(0, count);
       this.queue = this.queue.slice(count);
       const batch = ++this.batch;
       this.mine.set(batch, waiting);
       const text = encodeMessage(this.id, batch, Date.now(), waiting.map((write) => write.text));
       try {
-        await this.stream.publish(text, `${this.id}:${batch}`);
+        await this.log.publish(text, `${this.id}:${batch}`);
       } catch (error) {
         // Not acknowledged: if the stream got it after all, it is applied like any other's message.
         this.mine.delete(batch);
@@ -216,7 +229,8 @@ export class ClusterNode implements WriteRouter {
     const waiting = message.node === this.id ? this.mine.get(message.batch) : undefined;
     if (waiting !== undefined) this.mine.delete(message.batch);
     const intents: Intent[] = message.ops.map((op, i) => this.intentOf(op, waiting?.[i]?.settle));
-    const position = new WriteIntent(() => this.committed(seq), (error) => this.fail(error as RxkvError), this.engine.stateOf(POSITION_TABLE), POSITION_KEY, { verb: 'put', value: { history, seq } }, undefined);
+    const ours = message.node === this.id;
+    const position = new WriteIntent(() => this.committed(seq, ours), (error) => this.fail(error as RxkvError), this.engine.stateOf(POSITION_TABLE), POSITION_KEY, { verb: 'put', value: { history, seq } }, undefined);
     intents.push(position);
     for (const intent of intents) intent.ts = message.ts;
     this.handed = seq;
@@ -231,8 +245,13 @@ export class ClusterNode implements WriteRouter {
     return new CheckedWrites(resolve, reject, (name) => this.engine.stateOf(name), op.reads, op.writes);
   }
 
-  private committed(seq: number): void {
+  /** Message `seq` is committed here (`ours`: this node published it). */
+  private committed(seq: number, ours: boolean): void {
     this.applied = seq;
+    // The node that published every `snapshotEvery`-th message stores the snapshot: one node, so
+    // that nodes never race to store the same state.
+    const every = this.settings.snapshotEvery;
+    if (ours && every > 0 && seq % every === 0) this.snapshot();
     for (let i = this.waiters.length - 1; i >= 0; i--) {
       const waiter = this.waiters[i]!;
       if (waiter.seq <= seq) {
@@ -263,13 +282,43 @@ export class ClusterNode implements WriteRouter {
     if (this.failure !== null) throw new RxkvError(this.failure.code, `This node stopped: ${this.failure.message}`, { cause: this.failure });
   }
 
-  /** Waits for its writes to be published and applied, then lets go of the stream. */
+  /** Stores a snapshot now, or once the one being stored is (of the state then). */
+  private snapshot(): void {
+    if (this.snapshotting !== null) {
+      this.snapshotDue = true;
+      return;
+    }
+    this.snapshotDue = false;
+    this.snapshotting = this.storeSnapshot().finally(() => {
+      this.snapshotting = null;
+      if (this.snapshotDue && !this.closing) this.snapshot();
+    });
+  }
+
+  /**
+   * Stores the state this node has published as the cluster's snapshot at its position, unless the
+   * stored one is at least as new (every node holds the same state at the same position).
+   */
+  private async storeSnapshot(): Promise<void> {
+    const position = (this.engine.stateOf(POSITION_TABLE).head.get(POSITION_KEY) as { seq: number }).seq;
+    try {
+      const store = (await this.log.snapshots(true))!;
+      const stored = await store.info(SNAPSHOT_OBJECT);
+      if (stored !== null && Number(stored.description) >= position) return;
+      await store.put({ name: SNAPSHOT_OBJECT, description: String(position) }, snapshotStream(this.engine, position));
+    } catch (cause) {
+      this.engine.report(new RxkvError(ErrorCode.CLUSTER_UNAVAILABLE, `Could not store the snapshot at message ${position} (${(cause as Error).message}): the next one will be tried.`, { cause }));
+    }
+  }
+
+  /** Waits for its writes to be published and applied (and a snapshot being stored), then lets go of the stream. */
   async close(): Promise<void> {
     while (this.failure === null && (this.publishing || this.mine.size > 0)) await new Promise((resolve) => setTimeout(resolve, 10));
     this.closing = true;
+    await this.snapshotting;
     this.following?.stop();
     await this.following?.done.catch(() => undefined);
-    await this.stream.close();
+    await this.log.close();
   }
 }
 
@@ -330,4 +379,57 @@ class ReadRecorder implements WorkingState {
   list(): Read[] {
     return [...this.reads.values()];
   }
+}
+
+/** The node's position was dropped from the stream: it can start over from a snapshot, if one covers it. */
+class PositionGone extends Error {
+  constructor(
+    readonly position: number,
+    readonly reason: RxkvError,
+  ) {
+    super(reason.message);
+  }
+}
+
+/**
+ * The stream seq the node in `engine` applied last, checked: its directory continues this cluster's
+ * history (or is new), and the stream still holds the message after it.
+ */
+async function checkPosition(engine: Engine, log: ClusterStream, settings: ClusterSettings, history: string): Promise<number> {
+  const stored = engine.stateOf(POSITION_TABLE).entries.get(POSITION_KEY)?.value as { history: string; seq: number } | undefined;
+  if (stored === undefined && engine.seq > 0) {
+    throw new RxkvError(ErrorCode.CLUSTER_POSITION_LOST, `${engine.path} holds a database that is not a node of cluster ${settings.stream}: open a new directory as the node (it loads the cluster's state).`);
+  }
+  if (stored !== undefined && stored.history !== history) {
+    throw new RxkvError(ErrorCode.CLUSTER_POSITION_LOST, `${engine.path} is a node of another stream named ${settings.stream} (one created again since): open a new directory as the node.`);
+  }
+  const position = stored?.seq ?? 0;
+  const { first, last } = await log.bounds();
+  if (position < last && first > position + 1) {
+    throw new PositionGone(
+      position,
+      new RxkvError(
+        ErrorCode.CLUSTER_POSITION_LOST,
+        `${engine.path} is at message ${position} of stream ${settings.stream}, which now starts at ${first}, and no snapshot of the cluster covers the messages between: open a new directory as the node.`,
+      ),
+    );
+  }
+  return position;
+}
+
+/**
+ * Writes the cluster's snapshot into `path` (emptied first when `replace`) if it is past `after`.
+ * Resolves false when there is none.
+ */
+async function restoreNewest(log: ClusterStream, path: string, after: number, replace = false): Promise<boolean> {
+  const store = await log.snapshots(false);
+  const stored = await store?.info(SNAPSHOT_OBJECT).catch((cause: unknown) => {
+    throw new RxkvError(ErrorCode.CLUSTER_UNAVAILABLE, `Could not read the cluster's snapshot (${(cause as Error).message}): open the node again.`, { cause });
+  });
+  if (store === undefined || stored === null || stored === undefined || !(Number(stored.description) > after)) return false;
+  const object = await store.get(SNAPSHOT_OBJECT);
+  if (object === null) return false;
+  if (replace) await rm(path, { recursive: true, force: true });
+  await loadSnapshot(path, object.data);
+  return true;
 }

@@ -10,6 +10,11 @@ export interface ClusterOptions {
   replicas?: number;
   /** How long a batch of writes may wait for the cluster before its writes reject with `CLUSTER_UNAVAILABLE` (default 10 s). */
   timeout?: number;
+  /** When the stream is created: how long (ms) and how many bytes of messages it keeps (default: no limit). Snapshots cover what it drops. */
+  maxAge?: number;
+  maxBytes?: number;
+  /** Every this many messages, a snapshot of the state goes to the cluster's object store (default 10,000; 0: never). */
+  snapshotEvery?: number;
 }
 
 export interface ClusterSettings {
@@ -17,6 +22,9 @@ export interface ClusterSettings {
   readonly stream: string;
   readonly replicas: number;
   readonly timeout: number;
+  readonly maxAge: number | undefined;
+  readonly maxBytes: number | undefined;
+  readonly snapshotEvery: number;
 }
 
 export function clusterSettings(options: ClusterOptions): ClusterSettings {
@@ -32,5 +40,11 @@ export function clusterSettings(options: ClusterOptions): ClusterSettings {
   if (!(Number.isInteger(replicas) && replicas >= 1 && replicas <= 5)) fail(ErrorCode.INVALID_ARGUMENT, 'open({ cluster: { replicas } }) takes 1 to 5 (JetStream replicates a stream over at most 5 servers).');
   const timeout = options.timeout ?? 10_000;
   if (!(Number.isSafeInteger(timeout) && timeout > 0)) fail(ErrorCode.INVALID_ARGUMENT, 'open({ cluster: { timeout } }) takes a positive number of milliseconds.');
-  return { servers, stream: options.stream, replicas, timeout };
+  for (const name of ['maxAge', 'maxBytes'] as const) {
+    const value = options[name];
+    if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) fail(ErrorCode.INVALID_ARGUMENT, `open({ cluster: { ${name} } }) takes a positive integer.`);
+  }
+  const snapshotEvery = options.snapshotEvery ?? 10_000;
+  if (!(Number.isSafeInteger(snapshotEvery) && snapshotEvery >= 0)) fail(ErrorCode.INVALID_ARGUMENT, 'open({ cluster: { snapshotEvery } }) takes a number of messages (0: no snapshots).');
+  return { servers, stream: options.stream, replicas, timeout, maxAge: options.maxAge, maxBytes: options.maxBytes, snapshotEvery };
 }

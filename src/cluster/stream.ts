@@ -1,4 +1,4 @@
-import { connect, StorageType, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
+import { connect, nanos, StorageType, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type NatsConnection, type ObjectStore } from 'nats';
 import { ErrorCode, RxkvError } from '../errors.js';
 import type { ClusterSettings } from './options.js';
 
@@ -14,6 +14,8 @@ const ATTEMPT_MS = 2000;
  * it in order; the consensus is JetStream's.
  */
 export class ClusterStream {
+  private store: Promise<ObjectStore> | undefined;
+
   private constructor(
     private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
@@ -33,9 +35,16 @@ export class ClusterStream {
     }
     try {
       const jsm = await nc.jetstreamManager({ timeout: settings.timeout });
-      const info = await jsm.streams.info(settings.stream).catch(async (error: { code?: string; api_error?: { err_code?: number } }) => {
-        if (error.api_error?.err_code !== 10059) throw error; // 10059: stream not found
-        return jsm.streams.add({ name: settings.stream, subjects: [subjectOf(settings.stream)], num_replicas: settings.replicas, storage: StorageType.File });
+      const info = await jsm.streams.info(settings.stream).catch(async (error: unknown) => {
+        notFound(error);
+        return jsm.streams.add({
+          name: settings.stream,
+          subjects: [subjectOf(settings.stream)],
+          num_replicas: settings.replicas,
+          storage: StorageType.File,
+          ...(settings.maxAge === undefined ? {} : { max_age: nanos(settings.maxAge) }),
+          ...(settings.maxBytes === undefined ? {} : { max_bytes: settings.maxBytes }),
+        });
       });
       return new ClusterStream(nc, nc.jetstream({ timeout: settings.timeout }), jsm, settings, info.created);
     } catch (cause) {
@@ -91,9 +100,30 @@ export class ClusterStream {
     return { stop: () => void messages.stop(), done };
   }
 
+  /**
+   * The object store of the cluster's snapshots, replicated as the stream: created by the first
+   * snapshot stored (`create`); undefined when there is none yet.
+   */
+  async snapshots(create: boolean): Promise<ObjectStore | undefined> {
+    const bucket = `${this.settings.stream}-snapshots`;
+    if (this.store === undefined) {
+      // Looked up first: opening an object store creates it, a stream replicated by Raft of its own.
+      const exists = create || (await this.jsm.streams.info(`OBJ_${bucket}`).then(() => true, notFound));
+      if (!exists) return undefined;
+      this.store = this.js.views.os(bucket, { replicas: this.settings.replicas, storage: StorageType.File });
+    }
+    return this.store;
+  }
+
   close(): Promise<void> {
     return this.nc.close();
   }
+}
+
+/** Returns false for JetStream's "stream not found" (10059), throws anything else. */
+function notFound(error: unknown): false {
+  if ((error as { api_error?: { err_code?: number } }).api_error?.err_code !== 10059) throw error;
+  return false;
 }
 
 function subjectOf(stream: string): string {

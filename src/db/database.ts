@@ -86,16 +86,9 @@ export async function open(path: string, options: OpenOptions = {}): Promise<Dat
   }
   if (options.salvage !== undefined && typeof options.salvage !== 'boolean') fail(ErrorCode.INVALID_ARGUMENT, 'open({ salvage }) takes a boolean.');
   const cluster = options.cluster === undefined ? undefined : clusterSettings(options.cluster);
-  const engine = await openEngine(path, durability, maxValueBytes, options.salvage === true, checkRetention(options.keepDeletes));
-  if (cluster !== undefined) {
-    try {
-      await ClusterNode.join(engine, cluster);
-    } catch (error) {
-      await engine.close();
-      throw error;
-    }
-  }
-  return new Database(engine);
+  const retention = checkRetention(options.keepDeletes);
+  const openIt = (): Promise<Engine> => openEngine(path, durability, maxValueBytes, options.salvage === true, retention);
+  return new Database(cluster === undefined ? await openIt() : await ClusterNode.open(path, openIt, cluster));
 }
 
 /**
@@ -139,6 +132,11 @@ export class Database {
    */
   get history(): string {
     return this.engine.history;
+  }
+
+  /** The stream of the cluster it is a node of (`open(path, { cluster })`), or undefined. */
+  get cluster(): string | undefined {
+    return this.engine.cluster;
   }
 
   /**

@@ -31,6 +31,8 @@ export type Durability = 'sync' | 'wal' | 'memory';
  * them back, in its order, to every node's pipeline (`Engine.apply`).
  */
 export interface WriteRouter {
+  /** The cluster's stream. */
+  readonly stream: string;
   write(table: TableState, key: string, spec: WriteSpec, ifVersion: number | undefined): Promise<unknown>;
   transact<R, F = never>(body: (writer: TableWriter) => R, fallback?: (writer: TableWriter, error: unknown) => F): Promise<R | F>;
   /** Resolves once the node has applied everything the cluster held when it was called. */
@@ -209,6 +211,11 @@ export class Engine {
     return this.states.get(name) ?? this.register(new TableState(name, this.pipeline.seq));
   }
 
+  /** Every table's state, the package's own included. */
+  allStates(): TableState[] {
+    return [...this.states.values()];
+  }
+
   /** A table's state by a name already checked (one of the package's own included), created on first use: for a cluster's writes. */
   stateOf(name: string): TableState {
     return this.state(name);
@@ -222,6 +229,11 @@ export class Engine {
   /** Reports a background failure on `errors$`. */
   report(error: RxkvError): void {
     this.pipeline.report(error);
+  }
+
+  /** The stream of the cluster it is a node of, or undefined. */
+  get cluster(): string | undefined {
+    return this.router?.stream;
   }
 
   /** From now on, writes go to `router` (this engine became a node of a cluster). */
