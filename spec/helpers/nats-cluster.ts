@@ -60,7 +60,11 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
         let log = '';
         started.stderr!.setEncoding('utf8').on('data', (text: string) => (log = (log + text).slice(-4000)));
         child = started;
+        // A spec run that ends (or fails) without stop() leaves no server behind.
+        const reap = (): void => void started.kill('SIGKILL');
+        process.once('exit', reap);
         started.once('exit', () => {
+          process.off('exit', reap);
           if (child === started) child = null;
         });
         await new Promise<void>((resolve, reject) => {
