@@ -398,6 +398,43 @@ const started = performance.now();
 
 rmSync(root, { recursive: true, force: true });
 
+// ---- C1, C2, C3: a cluster of three nodes on three NATS servers (JetStream, R3) ----
+{
+  // C1: against W1p of one node, measured above in this run.
+  const c1 = await repeat('C1', () => child('rxkv-cluster', 'C1'));
+  record('C1', {
+    description: `${SIZES.C1_OPS} durable merges through a cluster of 3 nodes (each writing a third, ${Math.round(SIZES.W1_WINDOW / 3)} in flight) on 3 NATS servers, R3`,
+    rxkv: median(c1.map((r) => r.opsPerSec)),
+    baseline: workloads.W1p.rxkv,
+    baselineName: 'W1p: one node',
+    ratio: median(c1.map((r) => r.opsPerSec)) / workloads.W1p.rxkv,
+    unit: 'ops/s',
+    target: '>= 0.3',
+  });
+  const c2 = await repeat('C2', () => child('rxkv-cluster', 'C2'));
+  record('C2', {
+    description: `replication lag: a merge's acknowledgement on one node to its change on another, 1 merge / ${SIZES.C2_INTERVAL_MS} ms`,
+    rxkv: median(c2.map((r) => r.p99Ms)),
+    baseline: null,
+    baselineName: 'none',
+    ratio: null,
+    unit: 'ms (p99)',
+    target: '< 20',
+    extra: { p50Ms: median(c2.map((r) => r.p50Ms)), samples: c2[0].samples },
+  });
+  const c3 = await repeat('C3', () => child('rxkv-cluster', 'C3'));
+  record('C3', {
+    description: `a node's restart after ${SIZES.C3_MISSED} merges it missed (${c3[0].messages} messages), until it has applied them`,
+    rxkv: median(c3.map((r) => r.seconds)),
+    baseline: null,
+    baselineName: 'none',
+    ratio: null,
+    unit: 's',
+    target: '<= 10',
+    extra: { messages: c3[0].messages },
+  });
+}
+
 // ---- report ----
 const format = (value, unit) => {
   if (value === null || value === undefined) return '-';
@@ -411,13 +448,13 @@ lines.push(`rxkv benchmark: ${REPS} repetitions, medians; node ${process.version
 lines.push('');
 lines.push('| id | workload | rxkv | baseline | ratio | target | met |');
 lines.push('|---|---|---|---|---|---|---|');
-const ORDER = ['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7i', 'W7b', 'W7r'];
+const ORDER = ['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7i', 'W7b', 'W7r', 'C1', 'C2', 'C3'];
 const ordered = ORDER.map((id) => [id, workloads[id]]);
 for (const [id, w] of ordered) {
   const took = (ms) => (id === 'W7r' ? ` in ${Math.round(ms)} ms` : '');
   const baseline = w.baseline === null ? w.baselineName ?? '-' : `${format(w.baseline, w.unit)}${took(w.ms?.baseline)} (${w.baselineName})`;
   const ratio = w.ratio === null ? '-' : w.ratio.toFixed(2);
-  const figure = id === 'W6' ? `${format(w.rxkv, w.unit)}; ${format(w.p50Ms, 'ms (p50)')}` : `${format(w.rxkv, w.unit)}${took(w.ms?.rxkv)}`;
+  const figure = id === 'W6' || id === 'C2' ? `${format(w.rxkv, w.unit)}; ${format(w.p50Ms, 'ms (p50)')}` : `${format(w.rxkv, w.unit)}${took(w.ms?.rxkv)}`;
   lines.push(`| ${id} | ${w.description ?? w.note} | ${figure} | ${baseline} | ${ratio} | ${w.target} | ${w.met ? 'yes' : 'no'} |`);
 }
 console.log(lines.join('\n'));

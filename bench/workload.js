@@ -120,6 +120,10 @@ export const SIZES = {
   W7_OPS: env('W7_OPS', 50000),
   W7R_RECORDS: env('W7R_RECORDS', 10000),
   W7R_CHANGES: env('W7R_CHANGES', 20),
+  C1_OPS: env('C1_OPS', 100000),
+  C2_MERGES: env('C2_MERGES', 1000),
+  C2_INTERVAL_MS: env('C2_INTERVAL_MS', 5),
+  C3_MISSED: env('C3_MISSED', 100000),
 };
 
 /** Writes lines to a file, as fast as the stream takes them; resolves once the file is closed. */

@@ -30,6 +30,10 @@ const TINY = {
   W7_OPS: '300',
   W7R_RECORDS: '200',
   W7R_CHANGES: '5',
+  C1_OPS: '600',
+  C2_MERGES: '20',
+  C2_INTERVAL_MS: '2',
+  C3_MISSED: '500',
 };
 
 describe('npm run bench', () => {
@@ -41,8 +45,8 @@ describe('npm run bench', () => {
     expect(stderr).toContain('[bench] W1p: repetition 1 of 1');
     const json = JSON.parse(readFileSync(results, 'utf8'));
     expect(json.machine).toEqual({ cpus: jasmine.any(Number), node: process.version });
-    expect(Object.keys(json.workloads)).toEqual(['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7i', 'W7b', 'W7r']);
-    for (const id of ['W1p', 'W1s', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W7i', 'W7b', 'W7r']) {
+    expect(Object.keys(json.workloads)).toEqual(['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7i', 'W7b', 'W7r', 'C1', 'C2', 'C3']);
+    for (const id of ['W1p', 'W1s', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W7i', 'W7b', 'W7r', 'C1']) {
       const w = json.workloads[id];
       expect(w.rxkv).withContext(id).toBeGreaterThan(0);
       expect(w.baseline).withContext(id).toBeGreaterThan(0);
@@ -74,6 +78,11 @@ describe('npm run bench', () => {
     for (const id of ['W6', 'W7']) expect(stdout).toContain(`| ${id} |`);
     // W7i: the inspector page in Chromium showed the stream's changes while W7 ran.
     for (const seq of json.workloads.W7i.lastSeqShown) expect(seq).toBeGreaterThan(0);
+    // C2 and C3: the cluster's lag and a node's restart.
+    expect(json.workloads.C2.samples).toBe(20);
+    expect(json.workloads.C2.p50Ms).toBeLessThanOrEqual(json.workloads.C2.rxkv);
+    expect(json.workloads.C3.rxkv).toBeGreaterThan(0);
+    for (const id of ['C1', 'C2', 'C3']) expect(stdout).toContain(`| ${id} |`);
     // W7r: the bytes and time of a resume after a restart, against the same replicas' snapshots.
     expect(json.workloads.W7r.ms.rxkv).toBeGreaterThan(0);
     expect(json.workloads.W7r.ms.baseline).toBeGreaterThan(0);
