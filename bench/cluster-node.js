@@ -1,6 +1,6 @@
 // A node of the benchmark's cluster in a process of its own: `node bench/cluster-node.js <json>`.
 // It opens the node, says `ready`, and on a line on stdin runs its part:
-//   write: `ops` merges over W1_KEYS keys, `window` in flight; then `done <ms>`.
+//   write: `ops` merges over W1_KEYS keys, `window` in flight; then `done <ms> <µs of CPU>`.
 //   paced: `ops` merges one after another, `interval` ms apart; `ack <key> <ms since timeOrigin>` for each.
 //   read:  `recv <key> <ms since timeOrigin>` for each change it receives, until stdin closes.
 import { createInterface } from 'node:readline';
@@ -19,8 +19,11 @@ await go;
 if (mode === 'write') {
   const { keys, patches } = operations(ops, SIZES.W1_KEYS, seed);
   const start = performance.now();
+  const cpu = process.cpuUsage();
   await runWindowed(ops, window, (i) => table.merge(keys[i], patches[i]));
-  process.stdout.write(`done ${performance.now() - start}\n`);
+  await db.sync(); // every node's writes applied here too
+  const { user, system } = process.cpuUsage(cpu);
+  process.stdout.write(`done ${performance.now() - start} ${user + system}\n`);
 } else if (mode === 'paced') {
   for (let i = 0; i < ops; i++) {
     const key = keyOf(i);

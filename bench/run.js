@@ -410,6 +410,7 @@ rmSync(root, { recursive: true, force: true });
     ratio: median(c1.map((r) => r.opsPerSec)) / workloads.W1p.rxkv,
     unit: 'ops/s',
     target: '>= 0.3',
+    extra: { nodeCpuMicrosPerOp: median(c1.map((r) => r.nodeCpuMicrosPerOp)) },
   });
   const c2 = await repeat('C2', () => child('rxkv-cluster', 'C2'));
   record('C2', {

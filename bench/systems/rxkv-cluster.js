@@ -13,7 +13,7 @@ const NODE = fileURLToPath(new URL('../cluster-node.js', import.meta.url));
 
 /** Starts a node process; resolves once it is open, with what it prints and a `go`. */
 async function node(args) {
-  const child = spawn(process.execPath, [NODE, JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []), NODE, JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = [];
   let rest = '';
   let ready;
@@ -62,7 +62,9 @@ export function C1() {
     await Promise.all(nodes.map((one) => one.done()));
     const seconds = (performance.now() - start) / 1000;
     await Promise.all(nodes.map((one) => one.stop()));
-    return { opsPerSec: (3 * each) / seconds };
+    // Each node applies every write: its CPU per write of the whole cluster.
+    const cpu = nodes.map((one) => Number(one.lines.find((line) => line.startsWith('done ')).split(' ')[2]));
+    return { opsPerSec: (3 * each) / seconds, nodeCpuMicrosPerOp: cpu.reduce((sum, micros) => sum + micros, 0) / 3 / (3 * each) };
   });
 }
 
