@@ -46,6 +46,22 @@ describe('Database.transaction', () => {
     expect(accounts.get('b')).toEqual({ balance: 30 });
   });
 
+  it("should give a record's metadata as the transaction sees it: the committed one, then its own write's at the commit's seq", async () => {
+    const accounts = db.table('accounts');
+    await accounts.put('a', { n: 1 });
+    const before = accounts.meta('a')!;
+    const seen = await db.transaction((tx) => {
+      const t = tx.table('accounts');
+      const read = t.meta('a');
+      t.merge('a', { n: 2 });
+      return { read, written: t.meta('a'), absent: t.meta('nobody'), commitSeq: tx.commitSeq };
+    });
+    expect(seen.read).toEqual(before);
+    expect(seen.written).toEqual({ created: before.created, updated: jasmine.any(Number), version: seen.commitSeq });
+    expect(seen.absent).toBeUndefined();
+    expect(accounts.meta('a')).toEqual(seen.written!);
+  });
+
   it('should write nothing when the function throws, and reject with its error', async () => {
     await db.table('t').put('k', 1);
     const seq = db.seq;

@@ -5,6 +5,7 @@ import type { Engine } from '../engine/lifecycle.js';
 import type { TableSource } from '../engine/table-state.js';
 import { DELETE_SPEC, type Recipe, type WriteSpec } from '../engine/writes.js';
 import { checkKey } from '../model/keys.js';
+import type { RecordMeta } from '../model/record.js';
 import { checkWriteOptions, incrementSpec, mergeSpec, produceSpec, putSpec, type WriteOptions } from './arguments.js';
 
 /**
@@ -67,6 +68,13 @@ export class TransactionTable<T = Json> {
 
   has(key: string): boolean {
     return this.get(key) !== undefined;
+  }
+
+  /** Created and updated times and version of a record, as the transaction sees it (one it wrote: at its commit's seq). */
+  meta(key: string): RecordMeta | undefined {
+    this.check();
+    const entry = this.writer.entry(this.state, checkKey(key));
+    return entry === undefined ? undefined : { created: entry.created, updated: entry.updated, version: entry.version };
   }
 
   merge(key: string, patch: MergePatch<T>, options?: WriteOptions): T {

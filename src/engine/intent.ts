@@ -1,5 +1,6 @@
 import type { Json } from '../json/types.js';
 import { jsonEqual } from '../json/equal.js';
+import type { Entry } from '../model/record.js';
 import { Mutation } from './mutation.js';
 import { TransactionLayer } from './working-set.js';
 import { DELETE_SPEC, applyWrite, type ApplyContext, type WriteSpec } from './writes.js';
@@ -112,6 +113,8 @@ export interface TableWriter {
   /** The seq the transaction commits with if it writes anything. */
   readonly commitSeq: number;
   read(table: TableSource, key: string): Json | undefined;
+  /** The record with its metadata, as the transaction sees it (its own writes at its commit's seq). */
+  entry(table: TableSource, key: string): Entry | undefined;
   /** Returns the record it leaves; throws (and dooms the transaction) when the write fails. */
   write(table: TableSource, key: string, spec: WriteSpec, ifVersion: number | undefined): Json | undefined;
   /** Deletes every record of the table; returns how many there were. */
@@ -149,6 +152,10 @@ class LayerWriter implements TableWriter {
 
   read(table: TableSource, key: string): Json | undefined {
     return this.layer.read(table as TableState, key)?.value;
+  }
+
+  entry(table: TableSource, key: string): Entry | undefined {
+    return this.layer.read(table as TableState, key);
   }
 
   write(table: TableSource, key: string, spec: WriteSpec, ifVersion: number | undefined): Json | undefined {

@@ -10,13 +10,22 @@ const MAX_OUTCOMES = 256;
 
 /** What one write of a client came to: the seq it committed with, or the error it failed with. */
 export type Outcome = { readonly seq: number } | { readonly error: { readonly code: string; readonly message: string } };
+/** A write applied by the transaction that returns it, at the seq it committed with as the transaction saw it. */
+type Applied = { readonly applied: number };
 
 /** One client's entry: its last mutation number, and the outcomes of those it may still ask about. */
 interface ClientRecord {
   readonly last: number;
-  /** By mutation number: a seq, or `[code, message]` for a write that failed. */
+  /** By mutation number: a seq (`THIS_COMMIT`: the entry's version), or `[code, message]` for a write that failed. */
   readonly outcomes: Readonly<Record<string, number | readonly [string, string]>>;
 }
+
+/**
+ * The seq of the newest write an entry records: that of the commit that wrote the entry, its
+ * version. Recorded so, not as a number, because a cluster's node learns a commit's seq only once
+ * the stream has ordered it; made a number when the next write of the client rewrites the entry.
+ */
+const THIS_COMMIT = -1;
 
 /**
  * Exactly-once client writes. Each write of a client carries its mutation number; its outcome is
@@ -41,25 +50,30 @@ export class ClientLedger {
    */
   write(client: string, m: number, ack: number | undefined, refusal: Error | null, apply: (tx: Transaction) => void): Promise<Outcome> {
     const written = this.db.transactOr(
-      (tx): Outcome => {
+      (tx): Outcome | Applied => {
         const ledger = tx.internalTable<ClientRecord>(LEDGER);
         const record = ledger.get(client);
-        if (record !== undefined && m <= record.last) return recorded(record, m);
+        const version = ledger.meta(client)?.version ?? 0;
+        if (record !== undefined && m <= record.last) return recorded(record, m, version);
         if (refusal !== null) throw refusal;
         apply(tx);
-        const seq = tx.commitSeq;
-        ledger.put(client, withOutcome(record, m, ack, seq));
-        return { seq };
+        ledger.put(client, withOutcome(record, version, m, ack, THIS_COMMIT));
+        return { applied: tx.commitSeq };
       },
       (tx, error): Outcome => {
         const { code, message } = describeError(error);
         const ledger = tx.internalTable<ClientRecord>(LEDGER);
-        ledger.put(client, withOutcome(ledger.get(client), m, ack, [code, message]));
+        ledger.put(client, withOutcome(ledger.get(client), ledger.meta(client)?.version ?? 0, m, ack, [code, message]));
         return { error: { code, message } };
       },
     );
     void written.then(() => this.pruneIfFull(), () => undefined);
-    return written;
+    // On a cluster's node the seq a transaction saw as its own is a guess; the entry's version once
+    // committed is the commit's (or a later one's of the same client, never an earlier one).
+    return written.then((outcome) => {
+      if (!('applied' in outcome)) return outcome;
+      return { seq: this.db.cluster === undefined ? outcome.applied : (this.db.internalTable<ClientRecord>(LEDGER).meta(client)?.version ?? outcome.applied) };
+    });
   }
 
   /** Drops the entries of clients not heard from within the time to live. */
@@ -90,9 +104,9 @@ export class ClientLedger {
 }
 
 /** The outcome of a write at or below the client's last: what was recorded, if it is still kept. */
-function recorded(record: ClientRecord, m: number): Outcome {
+function recorded(record: ClientRecord, m: number, version: number): Outcome {
   const outcome = record.outcomes[m];
-  if (typeof outcome === 'number') return { seq: outcome };
+  if (typeof outcome === 'number') return { seq: outcome === THIS_COMMIT ? version : outcome };
   if (outcome !== undefined) return { error: { code: outcome[0], message: outcome[1] } };
   return {
     error: {
@@ -102,14 +116,18 @@ function recorded(record: ClientRecord, m: number): Outcome {
   };
 }
 
-function withOutcome(record: ClientRecord | undefined, m: number, ack: number | undefined, outcome: number | readonly [string, string]): ClientRecord {
+/** The entry after write `m` (`version`: that of the entry it replaces). */
+function withOutcome(record: ClientRecord | undefined, version: number, m: number, ack: number | undefined, outcome: number | readonly [string, string]): ClientRecord {
   const outcomes: Record<string, number | readonly [string, string]> = {};
   const kept = Object.keys(record?.outcomes ?? {})
     .map(Number)
     .filter((each) => ack === undefined || each > ack)
     .sort((a, b) => a - b)
     .slice(-(MAX_OUTCOMES - 1));
-  for (const each of kept) outcomes[each] = record!.outcomes[each]!;
+  for (const each of kept) {
+    const kept = record!.outcomes[each]!;
+    outcomes[each] = kept === THIS_COMMIT ? version : kept;
+  }
   outcomes[m] = outcome;
   return { last: m, outcomes };
 }

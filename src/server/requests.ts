@@ -179,10 +179,13 @@ export class Requests {
       try {
         if (m !== undefined) outcome = this.server.ledger.write(client!, m, ack, refusal, apply);
         else {
-          outcome = this.server.db.transaction((tx) => {
+          const { db } = this.server;
+          const committed = db.transaction((tx) => {
             apply(tx);
             return { seq: tx.seq };
           });
+          // A cluster's node knows the commit's seq only once applied: the seq then is at least it.
+          outcome = db.cluster === undefined ? committed : committed.then(({ seq }) => ({ seq: Math.max(seq, db.seq) }));
         }
       } catch (error) {
         this.error(id, error); // the database is closed: refused at once

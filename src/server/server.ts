@@ -41,9 +41,6 @@ export interface SyncServer {
  */
 export async function serve<P = unknown>(db: Database, options: ServeOptions<P> = {}): Promise<SyncServer> {
   const resolved = settings(options);
-  // Its exactly-once writes record the seq a write commits with, which a cluster's node knows
-  // only once the stream has ordered the write: not served until that is built.
-  if (db.cluster !== undefined) fail(ErrorCode.INVALID_ARGUMENT, `serve: ${db.path} is a node of cluster ${db.cluster}, and serving a cluster's node is not supported yet: serve a database that is not a node.`);
   const page = resolved.inspectorPath === undefined ? undefined : new InspectorPage(resolved.inspectorPath, resolved.path ?? resolved.inspectorPath);
   let http = options.server;
   const owned = http === undefined;
