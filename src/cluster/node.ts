@@ -108,8 +108,7 @@ export class ClusterNode implements WriteRouter {
       await engine.adoptHistory(history);
       const node = new ClusterNode(engine, log, settings, position);
       engine.route(node);
-      node.following = await log.follow(position + 1, (text, seq) => node.receive(text, seq, history));
-      void node.following.done.catch((error: unknown) => node.fail(error instanceof RxkvError ? error : new RxkvError(ErrorCode.CLUSTER_UNAVAILABLE, `Reading the cluster's stream failed: ${(error as Error).message}`, { cause: error })));
+      await node.follow(history);
       await node.sync();
       return engine;
     } catch (error) {
@@ -117,6 +116,20 @@ export class ClusterNode implements WriteRouter {
       await log.close();
       throw error;
     }
+  }
+
+  /**
+   * Reads the stream from the message after the last one handed to the pipeline. The client's
+   * ordered consumer outlives lost servers and consumers by itself (measured: a deleted consumer
+   * is replaced within 3 s); reading that ends all the same stops the node, on `errors$`.
+   */
+  private async follow(history: string): Promise<void> {
+    const following = await this.log.follow(this.handed + 1, (text, seq) => this.receive(text, seq, history));
+    this.following = following;
+    const stopped = (cause?: unknown): void => {
+      if (!this.closing) this.fail(new RxkvError(ErrorCode.CLUSTER_UNAVAILABLE, `Reading the cluster's stream stopped${cause === undefined ? '' : ` (${(cause as Error).message})`}: open the node again.`, { cause }));
+    };
+    void following.done.then(() => stopped(), stopped);
   }
 
   /** Resolves once this node has applied every message the stream held when it was called. */

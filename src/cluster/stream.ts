@@ -85,7 +85,9 @@ export class ClusterStream {
 
   /** The stream's first and last seqs now. */
   async bounds(): Promise<{ first: number; last: number }> {
-    const { state } = await this.jsm.streams.info(this.settings.stream);
+    const { state } = await this.jsm.streams.info(this.settings.stream).catch((cause: unknown) => {
+      throw new RxkvError(ErrorCode.CLUSTER_UNAVAILABLE, `JetStream did not tell where stream ${this.settings.stream} ends (${(cause as Error).message}): is a quorum of its servers up?`, { cause });
+    });
     return { first: state.first_seq, last: state.last_seq };
   }
 
