@@ -1,5 +1,6 @@
 // rxkv nodes of a cluster on three local NATS servers (JetStream, R3): each node in a process of
 // its own (bench/cluster-node.js), as on machines of their own, the servers on the same 2 cores.
+// BENCH_PROFILE=DIR writes each node's CPU profile (--cpu-prof) there.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
