@@ -330,6 +330,25 @@ const started = performance.now();
 }
 
 {
+  // W7f: W7's drained rate against the physical limit of its fan-out here (plain ws, no rxkv).
+  const w7f = await repeat('W7f', () => child('plain-fanout', 'W7'));
+  const baseline = median(w7f.map((r) => r.drainedOpsPerSec));
+  record('W7f', {
+    description: `W7's drained rate (every replica has every change) against the same changes broadcast over plain ws to the same replicas, serialized once, parsed only`,
+    rxkv: workloads.W7.drainedOpsPerSec,
+    baseline,
+    baselineName: 'plain ws fan-out',
+    ratio: workloads.W7.drainedOpsPerSec / baseline,
+    unit: 'ops/s',
+    target: '>= 0.8',
+    extra: {
+      serverCpuMicrosPerOp: { rxkv: workloads.W7.cpuMicrosPerOp.rxkv, baseline: median(w7f.map((r) => r.serverCpuMicrosPerOp)) },
+      clientCpuMicrosPerDelivery: { rxkv: workloads.W7.clientCpuMicrosPerDelivery, baseline: median(w7f.map((r) => r.clientCpuMicrosPerDelivery)) },
+    },
+  });
+}
+
+{
   // W7i: W7 with the inspector open on the change stream of the whole database.
   const w7i = await repeat('W7i', (rep) =>
     both(
@@ -449,7 +468,7 @@ lines.push(`rxkv benchmark: ${REPS} repetitions, medians; node ${process.version
 lines.push('');
 lines.push('| id | workload | rxkv | baseline | ratio | target | met |');
 lines.push('|---|---|---|---|---|---|---|');
-const ORDER = ['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7i', 'W7b', 'W7r', 'C1', 'C2', 'C3'];
+const ORDER = ['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7f', 'W7i', 'W7b', 'W7r', 'C1', 'C2', 'C3'];
 const ordered = ORDER.map((id) => [id, workloads[id]]);
 for (const [id, w] of ordered) {
   const took = (ms) => (id === 'W7r' ? ` in ${Math.round(ms)} ms` : '');
