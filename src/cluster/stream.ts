@@ -33,23 +33,32 @@ export class ClusterStream {
     } catch (cause) {
       throw new RxkvError(ErrorCode.CLUSTER_UNAVAILABLE, `Could not reach NATS at ${settings.servers.join(', ')}: ${(cause as Error).message}.`, { cause });
     }
-    try {
-      const jsm = await nc.jetstreamManager({ timeout: settings.timeout });
-      const info = await jsm.streams.info(settings.stream).catch(async (error: unknown) => {
-        notFound(error);
-        return jsm.streams.add({
-          name: settings.stream,
-          subjects: [subjectOf(settings.stream)],
-          num_replicas: settings.replicas,
-          storage: StorageType.File,
-          ...(settings.maxAge === undefined ? {} : { max_age: nanos(settings.maxAge) }),
-          ...(settings.maxBytes === undefined ? {} : { max_bytes: settings.maxBytes }),
+    // Servers started a moment ago may have JetStream up before enough peers to place a
+    // replicated stream ("no suitable peers"), or no leader yet: asked again until `timeout`.
+    const deadline = Date.now() + settings.timeout;
+    for (;;) {
+      try {
+        const jsm = await nc.jetstreamManager({ timeout: ATTEMPT_MS });
+        const info = await jsm.streams.info(settings.stream).catch(async (error: unknown) => {
+          notFound(error);
+          return jsm.streams.add({
+            name: settings.stream,
+            subjects: [subjectOf(settings.stream)],
+            num_replicas: settings.replicas,
+            storage: StorageType.File,
+            ...(settings.maxAge === undefined ? {} : { max_age: nanos(settings.maxAge) }),
+            ...(settings.maxBytes === undefined ? {} : { max_bytes: settings.maxBytes }),
+          });
         });
-      });
-      return new ClusterStream(nc, nc.jetstream({ timeout: settings.timeout }), jsm, settings, info.created);
-    } catch (cause) {
-      await nc.close();
-      throw new RxkvError(ErrorCode.CLUSTER_UNAVAILABLE, `JetStream did not answer for stream ${settings.stream} (${(cause as Error).message}): is it enabled, with a quorum of servers up?`, { cause });
+        return new ClusterStream(nc, nc.jetstream({ timeout: settings.timeout }), jsm, settings, info.created);
+      } catch (cause) {
+        if (Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 250));
+          continue;
+        }
+        await nc.close();
+        throw new RxkvError(ErrorCode.CLUSTER_UNAVAILABLE, `JetStream did not answer for stream ${settings.stream} within ${settings.timeout} ms (${(cause as Error).message}): is it enabled, with a quorum of servers up?`, { cause });
+      }
     }
   }
 
