@@ -1,9 +1,9 @@
-import jsonpatch from 'fast-json-patch';
 import type { RxkvError } from '../errors.js';
 import { diff } from '../json/diff.js';
 import { jsonEqual } from '../json/equal.js';
 import { deepFreeze } from '../json/freeze.js';
-import type { Json, Operation } from '../json/types.js';
+import { applyPatch } from '../json/patch.js';
+import type { Json } from '../json/types.js';
 import { changeOp, type Change } from '../model/change.js';
 import { covers } from '../model/filter.js';
 import { OrderedRecords } from '../model/ordered-records.js';
@@ -162,7 +162,7 @@ export class TableReplica {
     let value: Json | undefined;
     if (wire.op !== 'delete') {
       try {
-        value = applyShared(previous, wire.patch);
+        value = applyPatch(previous, wire.patch);
       } catch {
         return false;
       }
@@ -247,49 +247,4 @@ export class TableReplica {
       for (const observer of sub.observers) observer.change(change);
     }
   }
-}
-
-/**
- * Applies a patch with `fast-json-patch` without copying the whole record: the containers on the
- * operations' paths are copied first, and everything else is shared with `previous` (which stays
- * as it was: replicas hand out immutable values). Only the copies and the patch's new values are
- * frozen after.
- */
-function applyShared(previous: Json | undefined, patch: readonly Operation[]): Json | undefined {
-  let root = previous as unknown;
-  const copies = new Set<object>();
-  if (patch.length === 1 && patch[0]!.path === '') return deepFreeze(jsonpatch.applyOperation(root, patch[0] as jsonpatch.Operation, false, true, true).newDocument) as Json | undefined;
-  for (const operation of patch as jsonpatch.Operation[]) {
-    if (operation.path === '') {
-      root = jsonpatch.applyOperation(root, operation, false, true, true).newDocument;
-      continue;
-    }
-    root = copyAlong(root, operation.path, copies);
-    if (operation.op === 'move') root = copyAlong(root, operation.from, copies);
-    jsonpatch.applyOperation(root, operation, false, true, true);
-  }
-  return deepFreeze(root) as Json | undefined;
-}
-
-/** Copies the containers from the root to the parent of `path` (those not copied already). */
-function copyAlong(root: unknown, path: string, copies: Set<object>): unknown {
-  const copy = (node: object): object => {
-    if (copies.has(node)) return node;
-    const fresh = Array.isArray(node) ? node.slice() : { ...node };
-    copies.add(fresh);
-    return fresh;
-  };
-  if (typeof root !== 'object' || root === null) return root; // fast-json-patch reports the bad path
-  const top = copy(root);
-  let node = top as Record<string, unknown>;
-  const tokens = path.split('/');
-  for (let i = 1; i < tokens.length - 1; i++) {
-    const raw = tokens[i]!;
-    const token = raw.includes('~') ? raw.replace(/~1/g, '/').replace(/~0/g, '~') : raw;
-    if (token === '__proto__') throw new Error('A patch path through __proto__.');
-    const child = Object.hasOwn(node, token) ? node[token] : undefined;
-    if (typeof child !== 'object' || child === null) break;
-    node = (node[token] = copy(child)) as Record<string, unknown>;
-  }
-  return top;
 }

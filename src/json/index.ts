@@ -5,9 +5,11 @@
  * import { mergePatch, diff } from 'rxkv/json';
  * const next = mergePatch({ a: 1, b: { c: 2 } }, { b: { c: null, d: 3 } }); // { a: 1, b: { d: 3 } }
  * diff({ a: 1 }, { a: 2 }); // [{ op: 'replace', path: '/a', value: 2 }]
+ * applyPatch({ a: 1 }, change.patch); // a change's patch applied to your copy, sharing what it leaves alone
  */
 export type { Json, JsonObject, MergePatch, Operation } from './types.js';
 export { diff } from './diff.js';
+export { applyPatch } from './patch.js';
 export { jsonEqual } from './equal.js';
 export { escapePointerToken, toPointer } from './pointer.js';
 export { MAX_DEPTH, assertJson, toFrozenJson } from './validate.js';

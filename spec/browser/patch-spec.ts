@@ -1,0 +1,116 @@
+import jsonpatch from 'fast-json-patch';
+import { applyPatch, diff, ErrorCode, RxkvError, type Json, type Operation } from 'rxkv/json';
+import { Random } from '../helpers/random.js';
+
+/** Random JSON (member names that need pointer escaping, numeric names, arrays of every length). */
+function randomJson(random: Random, depth: number): Json {
+  const kind = depth <= 0 ? random.int(4) : random.int(6);
+  switch (kind) {
+    case 0:
+      return random.int(1000) - 500;
+    case 1:
+      return random.pick(['', 'a', 'x/y', '~0']);
+    case 2:
+      return random.chance(0.5);
+    case 3:
+      return null;
+    case 4:
+      return Array.from({ length: random.int(5) }, () => randomJson(random, depth - 1));
+    default: {
+      const object: Record<string, Json> = {};
+      for (let i = random.int(4); i > 0; i--) object[random.pick(['a', 'b', 'c', 'a/b', 'm~n', '', '0'])] = randomJson(random, depth - 1);
+      return object;
+    }
+  }
+}
+
+/** Every container of a value, frozen or not. */
+function isDeepFrozen(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return true;
+  return Object.isFrozen(value) && Object.values(value).every(isDeepFrozen);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    Object.values(value).forEach(deepFreeze);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+const code = (fn: () => unknown): string | undefined => {
+  try {
+    fn();
+  } catch (error) {
+    return error instanceof RxkvError ? error.code : `not an RxkvError: ${String(error)}`;
+  }
+  return undefined;
+};
+
+describe('applyPatch (RFC 6902, structurally shared)', () => {
+  it('should give what fast-json-patch gives, leave the old value untouched and freeze the new one, over seeded random pairs', () => {
+    const random = new Random(6902);
+    for (let i = 0; i < 2000; i++) {
+      const before = deepFreeze(randomJson(random, 4));
+      const after = randomJson(random, 4);
+      const copy = JSON.parse(JSON.stringify(before)) as Json;
+      const patch = JSON.parse(JSON.stringify(diff(before, after))) as Operation[];
+      const expected = jsonpatch.applyPatch(jsonpatch.deepClone(before), JSON.parse(JSON.stringify(patch)), true, false).newDocument;
+      const applied = applyPatch(before, patch);
+      expect(applied).withContext(JSON.stringify({ before, patch })).toEqual(expected as Json);
+      expect(applied).toEqual(after);
+      expect(before).toEqual(copy);
+      expect(isDeepFrozen(applied)).toBeTrue();
+    }
+  });
+
+  it('should share every subtree the patch does not touch', () => {
+    const before = deepFreeze({ a: { deep: [1, 2] }, b: { c: 1, d: { e: 2 } }, list: [{ x: 1 }, { y: 2 }] as Json[] });
+    const after = applyPatch(before, [
+      { op: 'replace', path: '/b/c', value: 2 },
+      { op: 'add', path: '/list/1', value: { z: 3 } },
+    ]) as typeof before & { list: unknown[] };
+    expect(after).toEqual({ a: { deep: [1, 2] }, b: { c: 2, d: { e: 2 } }, list: [{ x: 1 }, { z: 3 }, { y: 2 }] } as never);
+    expect(after.a).toBe(before.a);
+    expect(after.b.d).toBe(before.b.d);
+    expect(after.list[0]).toBe(before.list[0]);
+    expect(after.list[2]).toBe(before.list[1]);
+    expect(after.b).not.toBe(before.b);
+  });
+
+  it('should create, replace and delete at the root', () => {
+    expect(applyPatch(undefined, [{ op: 'add', path: '', value: { a: 1 } }])).toEqual({ a: 1 });
+    expect(applyPatch({ a: 1 }, [{ op: 'replace', path: '', value: [1] }])).toEqual([1]);
+    expect(applyPatch({ a: 1 }, [{ op: 'remove', path: '' }])).toBeUndefined();
+  });
+
+  it('should append with "-" and set __proto__ members as plain data', () => {
+    expect(applyPatch([1], [{ op: 'add', path: '/-', value: 2 }])).toEqual([1, 2]);
+    const applied = applyPatch(JSON.parse('{"__proto__": {"x": 1}}'), [{ op: 'replace', path: '/__proto__/x', value: 2 }]) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(applied)).toBe(Object.prototype);
+    expect(Object.hasOwn(applied, '__proto__')).toBeTrue();
+    expect(JSON.stringify(applied)).toBe('{"__proto__":{"x":2}}');
+    expect(({} as Record<string, unknown>)['x']).toBeUndefined();
+  });
+
+  it('should refuse what does not apply with INVALID_ARGUMENT and leave the value as it was', () => {
+    const before = deepFreeze({ a: { b: 1 }, list: [1, 2] });
+    const refused: Operation[][] = [
+      [{ op: 'remove', path: '/missing' }],
+      [{ op: 'replace', path: '/a/c', value: 1 }],
+      [{ op: 'add', path: '/a/b/c', value: 1 }],
+      [{ op: 'add', path: '/list/3', value: 1 }],
+      [{ op: 'replace', path: '/list/2', value: 1 }],
+      [{ op: 'remove', path: '/list/01' }],
+      [{ op: 'add', path: 'a', value: 1 }],
+      [{ op: 'move', path: '/b', from: '/a' } as unknown as Operation],
+      [
+        { op: 'replace', path: '/a/b', value: 2 },
+        { op: 'remove', path: '/nope' },
+      ],
+    ];
+    for (const patch of refused) expect(code(() => applyPatch(before, patch))).withContext(JSON.stringify(patch)).toBe(ErrorCode.INVALID_ARGUMENT);
+    expect(code(() => applyPatch(undefined, [{ op: 'add', path: '/a', value: 1 }]))).toBe(ErrorCode.INVALID_ARGUMENT);
+    expect(before).toEqual({ a: { b: 1 }, list: [1, 2] });
+  });
+});

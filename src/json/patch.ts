@@ -1,0 +1,95 @@
+import { ErrorCode, RxkvError } from '../errors.js';
+import { deepFreeze } from './freeze.js';
+import type { Json, Operation } from './types.js';
+import { hasOwn, setMember } from './object.js';
+
+/** An array index token of RFC 6901: `0`, or digits without a leading zero. */
+const INDEX = /^(?:0|[1-9][0-9]*)$/;
+
+/**
+ * Applies rxkv's RFC 6902 operations (`add`, `remove`, `replace`) to an immutable value without
+ * copying it: only the containers on the operations' paths are copied (and frozen), everything
+ * else is shared with `previous`, which stays as it was. The operations' values become part of
+ * the result and are frozen in place. Returns undefined for a root `remove`; throws an
+ * `RxkvError` (`INVALID_ARGUMENT`) when an operation does not apply (a path that is not there).
+ */
+export function applyPatch(previous: Json | undefined, patch: readonly Operation[]): Json | undefined {
+  if (patch.length === 1) return applyOperation(previous, patch[0]!, null);
+  let root = previous;
+  // The copies made by this patch: a later operation changes them in place rather than again.
+  const copies = new Set<object>();
+  for (const operation of patch) root = applyOperation(root, operation, copies);
+  for (const copy of copies) Object.freeze(copy);
+  return root;
+}
+
+/**
+ * One operation, on copies of the containers along its path. Those copies are frozen after it,
+ * or, with `copies` (a patch of several operations), kept there to be frozen at its end.
+ */
+function applyOperation(root: Json | undefined, operation: Operation, copies: Set<object> | null): Json | undefined {
+  const { op, path } = operation;
+  if (op !== 'add' && op !== 'remove' && op !== 'replace') refuse(operation, `op ${JSON.stringify(op)} is not one rxkv sends`);
+  if (path === '') return op === 'remove' ? undefined : deepFreeze(operation.value);
+  if (path[0] !== '/') refuse(operation, 'a path starts with "/"');
+  if (typeof root !== 'object' || root === null) refuse(operation, 'the value has no members');
+  const tokens = path.split('/');
+  const chain: object[] = [copyOf(root as object, copies)];
+  let parent = chain[0] as Record<string, Json> | Json[];
+  for (let i = 1; i < tokens.length - 1; i++) {
+    const token = unescape(tokens[i]!);
+    const child = member(parent, token);
+    if (typeof child !== 'object' || child === null) refuse(operation, `nothing at ${tokens.slice(0, i + 1).join('/')}`);
+    const copy = copyOf(child as object, copies) as Record<string, Json> | Json[];
+    if (Array.isArray(parent)) parent[Number(token)] = copy as Json;
+    else setMember(parent, token, copy);
+    chain.push(copy);
+    parent = copy;
+  }
+  const last = unescape(tokens[tokens.length - 1]!);
+  if (Array.isArray(parent)) changeArray(parent, last, operation);
+  else changeObject(parent, last, operation);
+  if (copies === null) for (const copy of chain) Object.freeze(copy);
+  return chain[0] as Json;
+}
+
+function changeObject(object: Record<string, Json>, token: string, operation: Operation): void {
+  if (operation.op === 'add') return setMember(object, token, deepFreeze(operation.value));
+  if (!hasOwn(object, token)) refuse(operation, 'no such member');
+  if (operation.op === 'replace') setMember(object, token, deepFreeze(operation.value));
+  else delete object[token];
+}
+
+function changeArray(array: Json[], token: string, operation: Operation): void {
+  if (operation.op === 'add' && token === '-') {
+    array.push(deepFreeze(operation.value));
+    return;
+  }
+  const index = INDEX.test(token) ? Number(token) : -1;
+  if (index < 0 || index > array.length || (operation.op !== 'add' && index === array.length)) refuse(operation, 'no such index');
+  if (operation.op === 'add') array.splice(index, 0, deepFreeze(operation.value));
+  else if (operation.op === 'replace') array[index] = deepFreeze(operation.value);
+  else array.splice(index, 1);
+}
+
+/** The member a token names (an array's by index), or undefined. */
+function member(container: Record<string, Json> | Json[], token: string): Json | undefined {
+  if (!Array.isArray(container)) return hasOwn(container, token) ? container[token] : undefined;
+  return INDEX.test(token) ? container[Number(token)] : undefined;
+}
+
+function copyOf(node: object, copies: Set<object> | null): object {
+  if (copies?.has(node) === true) return node;
+  const copy = Array.isArray(node) ? node.slice() : { ...node };
+  copies?.add(copy);
+  return copy;
+}
+
+/** RFC 6901: `~1` is `/`, `~0` is `~`. */
+function unescape(token: string): string {
+  return token.indexOf('~') === -1 ? token : token.replace(/~1/g, '/').replace(/~0/g, '~');
+}
+
+function refuse(operation: Operation, why: string): never {
+  throw new RxkvError(ErrorCode.INVALID_ARGUMENT, `The patch does not apply: ${operation.op} ${JSON.stringify(operation.path)}: ${why}.`);
+}
