@@ -44,15 +44,18 @@ export class Session {
    * reading, not the messages of what was read already. Taken once open, dropped if refused.
    */
   private early: [RawData, boolean][] = [];
-  private readonly helloTimer: ReturnType<typeof setTimeout>;
+  /** Until the hello is answered (both are let go then: a session may live for days). */
+  private helloTimer: ReturnType<typeof setTimeout> | null;
+  private request: IncomingMessage | null;
   /** Cleared by each heartbeat, set by the client's pong. */
   alive = true;
 
   constructor(
     private readonly socket: WebSocket,
-    private readonly request: IncomingMessage,
+    request: IncomingMessage,
     private readonly host: Host,
   ) {
+    this.request = request;
     this.outbox = new Outbox(socket, host.settings, host.slicer, {
       behind: () => socket.pause(),
       caughtUp: () => {
@@ -116,7 +119,7 @@ export class Session {
   private closed(): void {
     if (this.phase === 'closed') return;
     this.phase = 'closed';
-    clearTimeout(this.helloTimer);
+    this.helloAnswered();
     this.outbox.close();
     this.requests.close();
     this.early = [];
@@ -163,7 +166,7 @@ export class Session {
     let principal: unknown = true;
     if (authenticate !== undefined) {
       try {
-        principal = await authenticate({ token, request: this.request });
+        principal = await authenticate({ token, request: this.request! });
       } catch {
         principal = null;
       }
@@ -173,7 +176,7 @@ export class Session {
       this.close(CloseCode.UNAUTHORIZED, 'authentication refused');
       return;
     }
-    clearTimeout(this.helloTimer);
+    this.helloAnswered();
     this.principal = principal;
     this.phase = 'open';
     if (client !== undefined) {
@@ -186,6 +189,12 @@ export class Session {
     const early = this.early;
     this.early = [];
     for (const [data, isBinary] of early) this.receive(data, isBinary);
+  }
+
+  private helloAnswered(): void {
+    if (this.helloTimer !== null) clearTimeout(this.helloTimer);
+    this.helloTimer = null;
+    this.request = null;
   }
 
   /** Takes requests in order: one waiting for an async `authorize` holds up those after it. */
