@@ -415,6 +415,83 @@ const started = performance.now();
   });
 }
 
+{
+  // W11 and W12 (issue 17, sync at scale), each beside the same sockets and sends over plain ws.
+  const medians = (reps, name) => ({ rxkv: median(reps.map(([r]) => r[name])), baseline: median(reps.map(([, b]) => b[name])) });
+  const w11 = await repeat('W11', (rep) =>
+    both(
+      rep,
+      () => child('rxkv-sync', 'W11', { dir: freshDir() }),
+      () => child('plain-fanout', 'W11'),
+    ),
+  );
+  const replicas = `${SIZES.W11_CLIENTS} replicas on loopback (${Math.min(SIZES.W11_PROCS, SIZES.W11_CLIENTS)} processes), a key each`;
+  record('W11', {
+    description: `${replicas}: the server's heap per connection (all live, less the server before any)`,
+    rxkv: median(w11.map(([r]) => r.heapPerConnectionKiB)),
+    baseline: median(w11.map(([, b]) => b.heapPerConnectionKiB)),
+    baselineName: 'a bare ws server',
+    ratio: null,
+    unit: 'KiB',
+    target: '<= 20',
+    extra: {
+      rssPerConnectionKiB: medians(w11, 'rssPerConnectionKiB'),
+      // From 'go' to every replica live (its initial record in), CONNECTING at once per process.
+      connectionsPerSec: medians(w11, 'connectionsPerSec'),
+      serverCpuMicrosPerAccept: medians(w11, 'serverCpuMicrosPerAccept'),
+      serverCpuMicrosPerMerge: medians(w11, 'serverCpuMicrosPerMerge'),
+      clientCpuMicrosPerDelivery: medians(w11, 'clientCpuMicrosPerDelivery'),
+    },
+  });
+  record('W11l', {
+    description: `W11's commit to delivery, 1 merge / ${SIZES.W11_INTERVAL_MS} ms to a random one of the ${SIZES.W11_CLIENTS} keys`,
+    rxkv: median(w11.map(([r]) => r.p99Ms)),
+    baseline: median(w11.map(([, b]) => b.p99Ms)),
+    baselineName: 'plain ws, the same sends',
+    ratio: null,
+    unit: 'ms (p99)',
+    target: '< 10',
+    extra: {
+      p50Ms: medians(w11, 'p50Ms'),
+      maxMs: medians(w11, 'maxMs'),
+      samples: w11[0][0].samples,
+      deliveries: { rxkv: w11[0][0].deliveries, baseline: w11[0][1].deliveries },
+      expectedDeliveries: w11[0][0].expectedDeliveries,
+      reconnects: Math.max(...w11.map(([r]) => r.reconnects)),
+      clockOffsetMs: Math.max(...w11.map(([r]) => r.clockOffsetMs)),
+    },
+  });
+
+  const w12 = await repeat('W12', (rep) =>
+    both(
+      rep,
+      () => child('rxkv-sync', 'W12', { dir: freshDir() }),
+      () => child('plain-fanout', 'W12'),
+    ),
+  );
+  record('W12', {
+    description: `one key, ${SIZES.W12_CLIENTS} subscribers (${Math.min(SIZES.W12_PROCS, SIZES.W12_CLIENTS)} processes), ${SIZES.W12_MERGES} merges at 1 / ${SIZES.W12_INTERVAL_MS} ms: commit to delivery`,
+    rxkv: median(w12.map(([r]) => r.p99Ms)),
+    baseline: median(w12.map(([, b]) => b.p99Ms)),
+    baselineName: 'plain ws, the same changes to the same sockets',
+    ratio: null,
+    unit: 'ms (p99)',
+    target: '< 20',
+    extra: {
+      p50Ms: medians(w12, 'p50Ms'),
+      // The server process's CPU from the first merge until every replica had the last, per change received.
+      serverCpuMicrosPerDelivery: medians(w12, 'serverCpuMicrosPerDelivery'),
+      clientCpuMicrosPerDelivery: medians(w12, 'clientCpuMicrosPerDelivery'),
+      // The merges' rate until the last was committed (sent, for the baseline): the schedule's is 1000 / W12_INTERVAL_MS.
+      mergesPerSec: medians(w12, 'mergesPerSec'),
+      drainedSeconds: medians(w12, 'drainedSeconds'),
+      deliveries: { rxkv: w12[0][0].deliveries, baseline: w12[0][1].deliveries },
+      expectedDeliveries: w12[0][0].expectedDeliveries,
+      reconnects: Math.max(...w12.map(([r]) => r.reconnects)),
+    },
+  });
+}
+
 rmSync(root, { recursive: true, force: true });
 
 // ---- C1, C2, C3: a cluster of three nodes on three NATS servers (JetStream, R3) ----
@@ -459,6 +536,7 @@ rmSync(root, { recursive: true, force: true });
 const format = (value, unit) => {
   if (value === null || value === undefined) return '-';
   if (unit === 'bytes') return `${(value / 1048576).toFixed(1)} MiB`;
+  if (unit === 'KiB') return `${value.toFixed(1)} KiB`;
   if (unit.startsWith('ms') || unit === 's') return `${value.toFixed(3)} ${unit}`;
   if (unit === 'x growth') return `${value.toFixed(2)}x`;
   return `${Math.round(value).toLocaleString('en-US')} ${unit}`;
@@ -468,13 +546,19 @@ lines.push(`rxkv benchmark: ${REPS} repetitions, medians; node ${process.version
 lines.push('');
 lines.push('| id | workload | rxkv | baseline | ratio | target | met |');
 lines.push('|---|---|---|---|---|---|---|');
-const ORDER = ['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7f', 'W7i', 'W7b', 'W7r', 'C1', 'C2', 'C3'];
+const ORDER = ['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7f', 'W7i', 'W7b', 'W7r', 'W11', 'W11l', 'W12', 'C1', 'C2', 'C3'];
 const ordered = ORDER.map((id) => [id, workloads[id]]);
 for (const [id, w] of ordered) {
-  const took = (ms) => (id === 'W7r' ? ` in ${Math.round(ms)} ms` : '');
-  const baseline = w.baseline === null ? w.baselineName ?? '-' : `${format(w.baseline, w.unit)}${took(w.ms?.baseline)} (${w.baselineName})`;
+  // What a row shows beside its figure: W7r's time, W11's accept rate, the p50 of a latency.
+  const beside = (side) => {
+    if (id === 'W7r') return ` in ${Math.round(w.ms[side])} ms`;
+    if (id === 'W11') return `; ${format(w.connectionsPerSec[side], 'connections/s')}`;
+    if (id === 'W11l' || id === 'W12') return `; ${format(w.p50Ms[side], 'ms (p50)')}`;
+    return '';
+  };
+  const baseline = w.baseline === null ? w.baselineName ?? '-' : `${format(w.baseline, w.unit)}${beside('baseline')} (${w.baselineName})`;
   const ratio = w.ratio === null ? '-' : w.ratio.toFixed(2);
-  const figure = id === 'W6' || id === 'C2' ? `${format(w.rxkv, w.unit)}; ${format(w.p50Ms, 'ms (p50)')}` : `${format(w.rxkv, w.unit)}${took(w.ms?.rxkv)}`;
+  const figure = id === 'W6' || id === 'C2' ? `${format(w.rxkv, w.unit)}; ${format(w.p50Ms, 'ms (p50)')}` : `${format(w.rxkv, w.unit)}${beside('rxkv')}`;
   lines.push(`| ${id} | ${w.description ?? w.note} | ${figure} | ${baseline} | ${ratio} | ${w.target} | ${w.met ? 'yes' : 'no'} |`);
 }
 console.log(lines.join('\n'));

@@ -94,6 +94,51 @@ export function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/**
+ * Latency histograms in buckets of HISTOGRAM_MS: client processes of W11 and W12 send these instead
+ * of every sample (W12 has millions), as arrays of [bucket, count].
+ */
+const HISTOGRAM_MS = 0.01;
+
+export function addLatency(histogram, ms, count = 1) {
+  const bucket = Math.round(ms / HISTOGRAM_MS);
+  histogram.set(bucket, (histogram.get(bucket) ?? 0) + count);
+}
+
+/** p50, p99, min and max (ms) of histograms merged. */
+export function histogramFigures(histograms) {
+  const merged = new Map();
+  for (const entries of histograms) for (const [bucket, count] of entries) merged.set(bucket, (merged.get(bucket) ?? 0) + count);
+  const buckets = [...merged.entries()].sort(([a], [b]) => a - b);
+  const samples = buckets.reduce((sum, [, count]) => sum + count, 0);
+  const at = (p) => {
+    const rank = Math.min(samples - 1, Math.floor((p / 100) * samples));
+    let seen = 0;
+    for (const [bucket, count] of buckets) if ((seen += count) > rank) return bucket * HISTOGRAM_MS;
+    return 0;
+  };
+  return {
+    p50Ms: at(50),
+    p99Ms: at(99),
+    minMs: samples === 0 ? 0 : buckets[0][0] * HISTOGRAM_MS,
+    maxMs: samples === 0 ? 0 : buckets[buckets.length - 1][0] * HISTOGRAM_MS,
+    samples,
+  };
+}
+
+/**
+ * The heap and rss of this process after full collections (children run with --expose-gc), with
+ * turns of the event loop between them: finalizers and weak callbacks queued by one run first.
+ */
+export async function memory() {
+  for (let i = 0; i < 4; i++) {
+    global.gc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const { heapUsed, rss } = process.memoryUsage();
+  return { heapUsed, rss };
+}
+
 export function env(name, fallback) {
   const value = process.env[name];
   return value === undefined || value === '' ? fallback : Number(value);
@@ -120,6 +165,14 @@ export const SIZES = {
   W7_OPS: env('W7_OPS', 50000),
   W7R_RECORDS: env('W7R_RECORDS', 10000),
   W7R_CHANGES: env('W7R_CHANGES', 20),
+  W11_CLIENTS: env('W11_CLIENTS', 10000),
+  W11_PROCS: env('W11_PROCS', 4),
+  W11_MERGES: env('W11_MERGES', 2000),
+  W11_INTERVAL_MS: env('W11_INTERVAL_MS', 5),
+  W12_CLIENTS: env('W12_CLIENTS', 1000),
+  W12_PROCS: env('W12_PROCS', 2),
+  W12_MERGES: env('W12_MERGES', 5000),
+  W12_INTERVAL_MS: env('W12_INTERVAL_MS', 1),
   C1_OPS: env('C1_OPS', 100000),
   C2_MERGES: env('C2_MERGES', 1000),
   C2_INTERVAL_MS: env('C2_INTERVAL_MS', 5),

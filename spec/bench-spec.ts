@@ -30,6 +30,13 @@ const TINY = {
   W7_OPS: '300',
   W7R_RECORDS: '200',
   W7R_CHANGES: '5',
+  W11_CLIENTS: '50',
+  W11_PROCS: '2',
+  W11_MERGES: '30',
+  W11_INTERVAL_MS: '2',
+  W12_CLIENTS: '50',
+  W12_PROCS: '2',
+  W12_MERGES: '30',
   C1_OPS: '600',
   C2_MERGES: '20',
   C2_INTERVAL_MS: '2',
@@ -45,7 +52,7 @@ describe('npm run bench', () => {
     expect(stderr).toContain('[bench] W1p: repetition 1 of 1');
     const json = JSON.parse(readFileSync(results, 'utf8'));
     expect(json.machine).toEqual({ cpus: jasmine.any(Number), node: process.version });
-    expect(Object.keys(json.workloads)).toEqual(['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7f', 'W7i', 'W7b', 'W7r', 'C1', 'C2', 'C3']);
+    expect(Object.keys(json.workloads)).toEqual(['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7f', 'W7i', 'W7b', 'W7r', 'W11', 'W11l', 'W12', 'C1', 'C2', 'C3']);
     for (const id of ['W1p', 'W1s', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W7f', 'W7i', 'W7b', 'W7r', 'C1']) {
       const w = json.workloads[id];
       expect(w.rxkv).withContext(id).toBeGreaterThan(0);
@@ -86,5 +93,38 @@ describe('npm run bench', () => {
     // W7r: the bytes and time of a resume after a restart, against the same replicas' snapshots.
     expect(json.workloads.W7r.ms.rxkv).toBeGreaterThan(0);
     expect(json.workloads.W7r.ms.baseline).toBeGreaterThan(0);
+    // W11: 50 replicas over 2 processes, a key each, 30 merges; rxkv and plain ws side by side.
+    const w11 = json.workloads.W11;
+    expect(Number.isFinite(w11.rxkv)).toBe(true);
+    expect(Number.isFinite(w11.baseline)).toBe(true);
+    expect(w11.met).toBe(w11.rxkv <= 20);
+    for (const side of ['rxkv', 'baseline']) {
+      expect(w11.connectionsPerSec[side]).withContext(side).toBeGreaterThan(0);
+      expect(Number.isFinite(w11.rssPerConnectionKiB[side])).withContext(side).toBe(true);
+      expect(w11.serverCpuMicrosPerMerge[side]).withContext(side).toBeGreaterThan(0);
+    }
+    const w11l = json.workloads.W11l;
+    expect(w11l.rxkv).toBeGreaterThan(0);
+    expect(w11l.baseline).toBeGreaterThan(0);
+    expect(w11l.p50Ms.rxkv).toBeLessThanOrEqual(w11l.rxkv);
+    expect(w11l.met).toBe(w11l.rxkv < 10);
+    // A merge that changes nothing publishes nothing: rxkv delivers what was published, plain ws every send.
+    expect(w11l.deliveries.rxkv).toBeGreaterThan(0);
+    expect(w11l.deliveries.rxkv).toBe(w11l.expectedDeliveries);
+    expect(w11l.samples).toBe(w11l.deliveries.rxkv);
+    expect(w11l.deliveries.baseline).toBe(30);
+    // W12: 50 subscribers of one key, 30 merges to it (the first writes the 0 its record holds: no change).
+    const w12 = json.workloads.W12;
+    expect(w12.rxkv).toBeGreaterThan(0);
+    expect(w12.baseline).toBeGreaterThan(0);
+    expect(w12.p50Ms.rxkv).toBeLessThanOrEqual(w12.rxkv);
+    expect(w12.met).toBe(w12.rxkv < 20);
+    expect(w12.expectedDeliveries).toBe(50 * 29);
+    expect(w12.deliveries).toEqual({ rxkv: 50 * 29, baseline: 50 * 30 });
+    for (const side of ['rxkv', 'baseline']) {
+      expect(w12.serverCpuMicrosPerDelivery[side]).withContext(side).toBeGreaterThan(0);
+      expect(w12.mergesPerSec[side]).withContext(side).toBeGreaterThan(0);
+    }
+    for (const id of ['W11', 'W11l', 'W12']) expect(stdout).toContain(`| ${id} |`);
   }, 120_000);
 });

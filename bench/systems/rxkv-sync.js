@@ -1,12 +1,15 @@
-// W6 and W7: rxkv served over WebSocket (`rxkv/server`) to `rxkv/client` replicas.
+// W6, W7, W11 and W12: rxkv served over WebSocket (`rxkv/server`) to `rxkv/client` replicas.
 //
-// The server child (`W6`, `W7`) opens the database, serves it, and forks the client children
+// The server child (`W6`, `W7`, ...) opens the database, serves it, and forks the client children
 // (`clients`, through bench/child.js) so that the replicas never share the server's event loop.
 // The two talk over the IPC channel of `fork`:
+//   clients -> server  { type: 'loaded' }                with `go` (W11): ready to connect
+//   server  -> clients { type: 'go' }                    connect now (the accept rate is timed from here)
 //   clients -> server  { type: 'ready' }                 every replica is live (initial records in)
 //   server  -> clients { type: 'ping', t }               clock check; answered { type: 'pong', t, at }
-//   server  -> clients { type: 'drain', targets }        wait until each replica saw its target seq
-//   clients -> server  { type: 'drained', ... }          deliveries counted (and W6's samples)
+//   server  -> clients { type: 'drain', targets, published? }  wait until each replica saw its target seq
+//   clients -> server  { type: 'drained', ... }          deliveries counted, and W6's samples (or, given
+//                                                        the publication times, a latency histogram)
 //   server  -> clients { type: 'close' }                 close every replica, leave; RESULT on stdout
 // Times are `performance.timeOrigin + performance.now()`: one machine clock in every process.
 import { fork } from 'node:child_process';
@@ -16,13 +19,19 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { open } from 'rxkv';
 import { serve } from 'rxkv/server';
-import { SIZES, keyOf, operations, percentile, random, record, runWindowed } from '../workload.js';
+import { SIZES, addLatency, histogramFigures, keyOf, memory, operations, percentile, random, record, runWindowed } from '../workload.js';
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), '..', 'child.js');
 const TABLE = 'bench';
 /** Replicas subscribed to the whole table; every other one subscribes to KEYS_PER_CLIENT keys. */
 const WHOLE_TABLE_CLIENTS = 10;
 const KEYS_PER_CLIENT = 4;
+/**
+ * Replicas a client child has connecting at once (a new one starts as one goes live): a burst of
+ * thousands overflows the server's accept queue (its backlog: 511), and the accept time becomes
+ * the kernel's SYN retransmission backoff (1 s, 3 s, 7 s, ...) rather than the server's rate.
+ */
+const CONNECTING = 64;
 const READY_TIMEOUT = 60_000;
 const DRAIN_TIMEOUT = 120_000;
 const EXIT_TIMEOUT = 15_000;
@@ -86,13 +95,13 @@ async function tearDown({ db, server, subscription }) {
   await db.close();
 }
 
-/** Forks the client children, spreading the replicas over `SIZES.SYNC_PROCS` processes. */
-function startClients(port, subscriptions, records, recordSamples, reconnect) {
-  const procs = Math.max(1, Math.min(SIZES.SYNC_PROCS, subscriptions.length));
-  const groups = Array.from({ length: procs }, () => []);
-  subscriptions.forEach((keys, c) => groups[c % procs].push(c));
+/** Forks the client children, spreading the replicas over `procs` processes. */
+function startClients(port, subscriptions, { records, recordSamples = false, reconnect, procs = SIZES.SYNC_PROCS, go = false }) {
+  const count = Math.max(1, Math.min(procs, subscriptions.length));
+  const groups = Array.from({ length: count }, () => []);
+  subscriptions.forEach((keys, c) => groups[c % count].push(c));
   return groups.map((members) => {
-    const args = { port, records, recordSamples, reconnect, clients: members.map((c) => ({ id: c, keys: subscriptions[c] })) };
+    const args = { port, records, recordSamples, reconnect, go, clients: members.map((c) => ({ id: c, keys: subscriptions[c] })) };
     const proc = fork(CHILD, ['rxkv-sync', 'clients', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
     let stdout = '';
     proc.stdout.setEncoding('utf8').on('data', (text) => (stdout += text));
@@ -144,13 +153,17 @@ async function clockOffset(child) {
   return best;
 }
 
-/** Sends each client child the seq each of its replicas must reach, and waits for them all. */
-async function drain(children, subscriptions, feed) {
+/**
+ * Sends each client child the seq each of its replicas must reach, and waits for them all. With
+ * `published`, the children answer with a histogram of their latencies instead of the samples.
+ */
+async function drain(children, subscriptions, feed, published = null) {
   const target = (keys) => (keys === null ? feed.seq : Math.max(0, ...keys.map((key) => feed.lastSeq.get(key) ?? 0)));
+  const times = published === null ? undefined : [...published].flat();
   return Promise.all(
     children.map((child) => {
       const replies = receive(child, 'drained', DRAIN_TIMEOUT);
-      child.proc.send({ type: 'drain', targets: child.members.map((c) => target(subscriptions[c])) });
+      child.proc.send({ type: 'drain', targets: child.members.map((c) => target(subscriptions[c])), published: times });
       return replies;
     }),
   );
@@ -175,15 +188,32 @@ async function stopClients(children) {
   return results;
 }
 
-/** Starts the client children and waits until every replica is live; kills them if that fails. */
-async function connectClients(server, subscriptions, records, recordSamples, reconnect, others = 0) {
-  const children = startClients(server.port, subscriptions, records, recordSamples, reconnect);
+/**
+ * Starts the client children and waits until every replica is live; kills them if that fails.
+ * With `go`, the children connect only once all of them are loaded, and `acceptMs` is the time
+ * from that signal to every replica live (`acceptCpuMicros`, this process's CPU meanwhile).
+ */
+async function connectClients(server, subscriptions, { others = 0, ...options }) {
+  const children = startClients(server.port, subscriptions, options);
   try {
-    await Promise.all(children.map((child) => receive(child, 'ready', READY_TIMEOUT)));
+    let acceptMs = null;
+    let acceptCpuMicros = null;
+    if (options.go) {
+      await Promise.all(children.map((child) => receive(child, 'loaded', READY_TIMEOUT)));
+      const readies = children.map((child) => receive(child, 'ready', READY_TIMEOUT));
+      const cpu = process.cpuUsage();
+      const go = performance.now();
+      for (const child of children) child.proc.send({ type: 'go' });
+      await Promise.all(readies);
+      acceptMs = performance.now() - go;
+      acceptCpuMicros = ((used) => used.user + used.system)(process.cpuUsage(cpu));
+    } else {
+      await Promise.all(children.map((child) => receive(child, 'ready', READY_TIMEOUT)));
+    }
     if (server.connections !== subscriptions.length + others) throw new Error(`${server.connections} of ${subscriptions.length} clients connected`);
     const offsets = [];
     for (const child of children) offsets.push(await clockOffset(child));
-    return { children, offsets };
+    return { children, offsets, acceptMs, acceptCpuMicros };
   } catch (error) {
     for (const child of children) child.proc.kill('SIGKILL');
     throw error;
@@ -207,7 +237,7 @@ export async function W6({ dir }) {
   const keys = Array.from({ length: SIZES.W6_KEYS }, (_, i) => keyOf(i));
   const setup = await setUp(dir, subscriptions, keys);
   const { table, server, feed } = setup;
-  const { children, offsets } = await connectClients(server, subscriptions, keys.length, true);
+  const { children, offsets } = await connectClients(server, subscriptions, { records: keys.length, recordSamples: true });
   let drained;
   try {
     const ops = operations(SIZES.W6_MERGES, SIZES.W6_KEYS, 6);
@@ -264,7 +294,7 @@ export async function W7({ dir, clients, served = true, inspector = false }) {
   const setup = await setUp(dir, clients ? subscriptions : [], keys, served, inspector);
   const { table, server, feed } = setup;
   const page = inspector ? await openInspector(server.port) : null;
-  const connected = clients ? await connectClients(server, subscriptions, keys.length, false, undefined, page === null ? 0 : 1) : { children: [], offsets: [] };
+  const connected = clients ? await connectClients(server, subscriptions, { records: keys.length, others: page === null ? 0 : 1 }) : { children: [], offsets: [] };
   const { children } = connected;
   let seconds;
   let drainedSeconds = null;
@@ -333,22 +363,31 @@ async function openInspector(port) {
 
 /**
  * A client child: one `connect` per replica, each subscribed with `changes({ keys })` or (whole
- * table) `changes()`, both with `initial: true`; live once the initial records are in. Answers
- * the server's messages (see the top of this file), then closes every replica and returns.
+ * table) `changes()`, both with `initial: true`; live once the initial records are in. With `go`,
+ * it connects only when told to. Answers the server's messages (see the top of this file), then
+ * closes every replica and returns.
  */
-export async function clients({ port, records, recordSamples, reconnect, clients: members }) {
+export async function clients({ port, records, recordSamples, reconnect, go, clients: members }) {
   const { connect } = await import('rxkv/client');
   let closing = false;
   // If the server child dies, leave rather than linger with open sockets.
   process.on('disconnect', () => {
     if (!closing) process.exit(1);
   });
+  if (go) {
+    const told = new Promise((resolve) => process.once('message', resolve));
+    process.send({ type: 'loaded' });
+    await told;
+  }
   let measuring = false;
   let notReady = members.length;
   let undrained = 0;
   let drainReply = null;
   const samples = recordSamples ? [] : null;
-  const replicas = members.map(({ id, keys }) => {
+  const replicas = new Array(members.length);
+  let started = 0;
+  const start = () => {
+    const { id, keys } = members[started];
     const remote = connect(`ws://127.0.0.1:${port}`, reconnect === undefined ? {} : { reconnect });
     const replica = { id, remote, initial: 0, need: keys === null ? records : keys.length, deliveries: 0, maxSeq: 0, target: Infinity, reconnects: 0 };
     let wasOpen = false;
@@ -363,7 +402,9 @@ export async function clients({ port, records, recordSamples, reconnect, clients
       .subscribe({
         next: (change) => {
           if (!measuring) {
-            if (++replica.initial === replica.need && --notReady === 0) ready();
+            if (++replica.initial !== replica.need) return;
+            if (started < members.length) start();
+            if (--notReady === 0) ready();
             return;
           }
           const at = now();
@@ -380,9 +421,22 @@ export async function clients({ port, records, recordSamples, reconnect, clients
           process.exit(1);
         },
       });
-    return replica;
-  });
+    replicas[started++] = replica;
+  };
+  while (started < Math.min(CONNECTING, members.length)) start();
   let cpu;
+  /** The histogram of each sample's receipt time minus its publication (`published`: seq, time, seq, ...). */
+  const latencies = (published) => {
+    const times = new Map();
+    for (let i = 0; i < published.length; i += 2) times.set(published[i], published[i + 1]);
+    const histogram = new Map();
+    for (let i = 0; i < samples.length; i += 2) {
+      const time = times.get(samples[i]);
+      if (time === undefined) throw new Error(`a replica received seq ${samples[i]}, never published while measuring`);
+      addLatency(histogram, samples[i + 1] - time);
+    }
+    return [...histogram];
+  };
   const ready = () => {
     measuring = true;
     cpu = process.cpuUsage();
@@ -412,7 +466,7 @@ export async function clients({ port, records, recordSamples, reconnect, clients
               deliveries: replicas.reduce((sum, r) => sum + r.deliveries, 0),
               reconnects: replicas.reduce((sum, r) => sum + r.reconnects, 0),
               cpuMicros: ((used) => used.user + used.system)(process.cpuUsage(cpu)),
-              samples: samples ?? [],
+              ...(message.published === undefined ? { samples: samples ?? [] } : { latencies: latencies(message.published) }),
             });
           if (undrained === 0) finish();
           return;
@@ -459,7 +513,7 @@ export async function W7r({ dir, snapshots }) {
   let http = await listening(0);
   const port = http.address().port;
   let server = await serve(db, { server: http });
-  const { children } = await connectClients(server, subscriptions, SIZES.W7R_RECORDS, false, { minDelay: 5, maxDelay: 50 });
+  const { children } = await connectClients(server, subscriptions, { records: SIZES.W7R_RECORDS, reconnect: { minDelay: 5, maxDelay: 50 } });
   let result;
   try {
     await server.close();
@@ -494,6 +548,109 @@ export async function W7r({ dir, snapshots }) {
   await new Promise((resolve) => http.close(resolve));
   await db.close();
   return result;
+}
+
+/**
+ * W11: W11_CLIENTS replicas over W11_PROCS client children, each subscribed to a key of its own,
+ * then W11_MERGES merges to random keys among them, one every W11_INTERVAL_MS (each awaited, then
+ * the next waits for its slot, as W6). The figures: the server's heap and rss per connection (all
+ * replicas live, against the same server before any connection), the accept rate (from 'go' to
+ * every replica live), and each delivery's latency from the commit's publication.
+ */
+export async function W11({ dir }) {
+  const subscriptions = Array.from({ length: SIZES.W11_CLIENTS }, (_, c) => [keyOf(c)]);
+  const keys = subscriptions.map(([key]) => key);
+  const setup = await setUp(dir, subscriptions, keys);
+  const { table, server, feed } = setup;
+  const idle = await memory();
+  const { children, offsets, acceptMs, acceptCpuMicros } = await connectClients(server, subscriptions, { records: keys.length, recordSamples: true, procs: SIZES.W11_PROCS, go: true });
+  const live = await memory();
+  let drained;
+  let cpuMicros;
+  try {
+    const ops = operations(SIZES.W11_MERGES, keys.length, 11);
+    feed.measuring = true;
+    feed.recordTimes = true;
+    const cpu = process.cpuUsage();
+    const start = performance.now();
+    for (let i = 0; i < SIZES.W11_MERGES; i++) {
+      await table.merge(ops.keys[i], ops.patches[i]);
+      const wait = start + (i + 1) * SIZES.W11_INTERVAL_MS - performance.now();
+      if (wait > 0) await sleep(wait);
+    }
+    cpuMicros = ((used) => used.user + used.system)(process.cpuUsage(cpu));
+    feed.measuring = false;
+    drained = await drain(children, subscriptions, feed, feed.published);
+  } catch (error) {
+    for (const child of children) child.proc.kill('SIGKILL');
+    throw error;
+  }
+  await stopClients(children);
+  await tearDown(setup);
+  const connections = subscriptions.length;
+  return {
+    heapPerConnectionKiB: (live.heapUsed - idle.heapUsed) / connections / 1024,
+    rssPerConnectionKiB: (live.rss - idle.rss) / connections / 1024,
+    connectionsPerSec: connections / (acceptMs / 1000),
+    acceptMs,
+    serverCpuMicrosPerAccept: acceptCpuMicros / connections,
+    ...histogramFigures(drained.map((reply) => reply.latencies)),
+    serverCpuMicrosPerMerge: cpuMicros / SIZES.W11_MERGES,
+    clockOffsetMs: Math.max(...offsets.map(({ offset }) => Math.abs(offset))),
+    ...totals(drained, feed, children),
+  };
+}
+
+/**
+ * W12: one hot key, W12_CLIENTS replicas over W12_PROCS client children subscribed to it, and
+ * W12_MERGES merges to it, one every W12_INTERVAL_MS. They are issued on that schedule without
+ * awaiting each (every wake issues each merge whose slot has come), so the rate holds while a
+ * commit takes longer than a slot; then all are awaited, and the replicas drained.
+ */
+export async function W12({ dir }) {
+  const hot = keyOf(0);
+  const subscriptions = Array.from({ length: SIZES.W12_CLIENTS }, () => [hot]);
+  const setup = await setUp(dir, subscriptions, [hot]);
+  const { table, server, feed } = setup;
+  const { children, offsets } = await connectClients(server, subscriptions, { records: 1, recordSamples: true, procs: SIZES.W12_PROCS });
+  let drained;
+  let timing;
+  try {
+    const ops = operations(SIZES.W12_MERGES, 1, 12);
+    feed.measuring = true;
+    feed.recordTimes = true;
+    const cpu = process.cpuUsage();
+    const start = performance.now();
+    const pending = [];
+    let failure = null;
+    for (let i = 0; i < SIZES.W12_MERGES; ) {
+      const due = Math.min(SIZES.W12_MERGES, Math.floor((performance.now() - start) / SIZES.W12_INTERVAL_MS) + 1);
+      for (; i < due; i++) pending.push(table.merge(ops.keys[i], ops.patches[i]).catch((error) => (failure ??= error)));
+      if (i < SIZES.W12_MERGES) await sleep(start + i * SIZES.W12_INTERVAL_MS - performance.now());
+    }
+    await Promise.all(pending);
+    if (failure !== null) throw failure;
+    const committed = performance.now();
+    feed.measuring = false;
+    drained = await drain(children, subscriptions, feed, feed.published);
+    const used = process.cpuUsage(cpu);
+    timing = { mergesPerSec: SIZES.W12_MERGES / ((committed - start) / 1000), drainedSeconds: (performance.now() - start) / 1000, cpuMicros: used.user + used.system };
+  } catch (error) {
+    for (const child of children) child.proc.kill('SIGKILL');
+    throw error;
+  }
+  await stopClients(children);
+  await tearDown(setup);
+  const counted = totals(drained, feed, children);
+  return {
+    ...histogramFigures(drained.map((reply) => reply.latencies)),
+    mergesPerSec: timing.mergesPerSec,
+    drainedSeconds: timing.drainedSeconds,
+    // The server process's CPU from the first merge until every replica had the last one.
+    serverCpuMicrosPerDelivery: timing.cpuMicros / counted.deliveries,
+    clockOffsetMs: Math.max(...offsets.map(({ offset }) => Math.abs(offset))),
+    ...counted,
+  };
 }
 
 function listening(port) {
