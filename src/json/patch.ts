@@ -33,20 +33,21 @@ function applyOperation(root: Json | undefined, operation: Operation, copies: Se
   if (path === '') return op === 'remove' ? undefined : deepFreeze(operation.value);
   if (path[0] !== '/') refuse(operation, 'a path starts with "/"');
   if (typeof root !== 'object' || root === null) refuse(operation, 'the value has no members');
-  const tokens = path.split('/');
   const chain: object[] = [copyOf(root as object, copies)];
   let parent = chain[0] as Record<string, Json> | Json[];
-  for (let i = 1; i < tokens.length - 1; i++) {
-    const token = unescape(tokens[i]!);
+  // The path's tokens, read in place (no array of them: this runs for every change a replica receives).
+  let start = 1;
+  for (let end = path.indexOf('/', start); end !== -1; start = end + 1, end = path.indexOf('/', start)) {
+    const token = unescape(path.slice(start, end));
     const child = member(parent, token);
-    if (typeof child !== 'object' || child === null) refuse(operation, `nothing at ${tokens.slice(0, i + 1).join('/')}`);
+    if (typeof child !== 'object' || child === null) refuse(operation, `nothing at ${path.slice(0, end)}`);
     const copy = copyOf(child as object, copies) as Record<string, Json> | Json[];
     if (Array.isArray(parent)) parent[Number(token)] = copy as Json;
     else setMember(parent, token, copy);
     chain.push(copy);
     parent = copy;
   }
-  const last = unescape(tokens[tokens.length - 1]!);
+  const last = unescape(path.slice(start));
   if (Array.isArray(parent)) changeArray(parent, last, operation);
   else changeObject(parent, last, operation);
   if (copies === null) for (const copy of chain) Object.freeze(copy);
