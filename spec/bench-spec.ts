@@ -52,8 +52,8 @@ describe('npm run bench', () => {
     expect(stderr).toContain('[bench] W1p: repetition 1 of 1');
     const json = JSON.parse(readFileSync(results, 'utf8'));
     expect(json.machine).toEqual({ cpus: jasmine.any(Number), node: process.version });
-    expect(Object.keys(json.workloads)).toEqual(['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7f', 'W7i', 'W7b', 'W7r', 'W11', 'W11l', 'W12', 'C1', 'C2', 'C3']);
-    for (const id of ['W1p', 'W1s', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W7f', 'W7i', 'W7b', 'W7r', 'C1']) {
+    expect(Object.keys(json.workloads)).toEqual(['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7d', 'W7f', 'W7c', 'W7i', 'W7b', 'W7r', 'W11', 'W11l', 'W12', 'C1', 'C2', 'C3']);
+    for (const id of ['W1p', 'W1s', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W7d', 'W7f', 'W7i', 'W7b', 'W7r', 'C1']) {
       const w = json.workloads[id];
       expect(w.rxkv).withContext(id).toBeGreaterThan(0);
       expect(w.baseline).withContext(id).toBeGreaterThan(0);
@@ -83,6 +83,10 @@ describe('npm run bench', () => {
     expect(w7.deliveries).toBeGreaterThanOrEqual(10 * 300);
     expect(w7.deliveries).toBe(w7.expectedDeliveries);
     for (const id of ['W6', 'W7']) expect(stdout).toContain(`| ${id} |`);
+    // W7c: the replicas' CPU per change received, beside plain ws's.
+    expect(json.workloads.W7c.rxkv).toBe(w7.clientCpuMicrosPerDelivery);
+    expect(json.workloads.W7c.baseline).toBeGreaterThan(0);
+    expect(json.workloads.W7c.met).toBe(json.workloads.W7c.rxkv <= 5);
     // W7i: the inspector page in Chromium showed the stream's changes while W7 ran.
     for (const seq of json.workloads.W7i.lastSeqShown) expect(seq).toBeGreaterThan(0);
     // C2 and C3: the cluster's lag and a node's restart.
