@@ -1,5 +1,5 @@
 export { RemoteDatabase, RemoteTransaction, type ConnectOptions, type ConnectionState, type PatchChange, type PatchChangeFilter, type Status } from './remote-database.js';
-export { RemoteTable } from './remote-table.js';
+export { RemoteTable, type RemoteWriteOptions } from './remote-table.js';
 export { ReplicaSnapshot } from './replica.js';
 export type { Change, ChangeOp } from '../model/change.js';
 export type { ChangeFilter } from '../model/filter.js';

@@ -4,7 +4,7 @@ import type { ChangeOp } from '../model/change.js';
 import { checkTableName } from '../model/keys.js';
 import { ErrorCode, fail, RxkvError } from '../errors.js';
 import { EVERY_TABLE, type ServerStats, type WireChange, type WriteOp } from '../sync/protocol.js';
-import { RemoteTable, writeVerbs, type WriteVerbs } from './remote-table.js';
+import { RemoteTable, writeVerbs, type RemoteWriteOptions, type WriteVerbs } from './remote-table.js';
 import { ReplicaSession, type SessionOptions } from './session.js';
 import type { Status, WebSocketConstructor } from './transport.js';
 
@@ -94,7 +94,7 @@ export class RemoteDatabase {
    *   tx.table('log').put('a-done', { at: Date.now() });
    * });
    */
-  transaction(fn: (tx: RemoteTransaction) => void): Promise<number> {
+  transaction(fn: (tx: RemoteTransaction) => void, options?: RemoteWriteOptions): Promise<number> {
     const ops: WriteOp[] = [];
     try {
       fn(new RemoteTransaction(ops));
@@ -102,7 +102,12 @@ export class RemoteDatabase {
       return Promise.reject(error);
     }
     if (ops.length === 0) return Promise.resolve(this.session.seq);
-    return this.session.write(ops);
+    return this.session.write(ops, options?.optimistic);
+  }
+
+  /** How many optimistic writes the replica shows that its confirmed state does not include yet. */
+  get pending$(): Observable<number> {
+    return this.session.optimistic.count$.asObservable();
   }
 
   /**

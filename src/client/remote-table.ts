@@ -34,8 +34,18 @@ export function writeVerbs<T, R>(table: string, send: (op: WriteOp) => R): Write
  * Streams subscribe on the server on demand, shared by every observer of the same filter, and
  * unsubscribe when their last observer leaves.
  */
+/** How a remote write is shown. */
+export interface RemoteWriteOptions {
+  /**
+   * Show it in the replica, its reads and its streams at once, before the server confirms it
+   * (default: the `optimistic` option of `connect`, itself false). Its changes carry `pending:
+   * true`; if the server refuses it, the replica goes back and its streams emit the change back.
+   */
+  readonly optimistic?: boolean;
+}
+
 export class RemoteTable<T = Json> extends OrderedRecords<T> {
-  private readonly verbs: WriteVerbs<T, Promise<number>>;
+  private readonly ops: WriteVerbs<T, WriteOp>;
 
   /** @internal */
   constructor(
@@ -43,23 +53,24 @@ export class RemoteTable<T = Json> extends OrderedRecords<T> {
     private readonly replica: TableReplica,
   ) {
     super();
-    this.verbs = writeVerbs(replica.name, (op) => session.write([op]));
+    this.ops = writeVerbs(replica.name, (op) => op);
   }
 
   get name(): string {
     return this.replica.name;
   }
 
+  /** The record as the replica shows it (with optimistic writes not yet confirmed, if any). */
   get(key: string): T | undefined {
-    return this.replica.records.get(key) as T | undefined;
+    return this.replica.value(key) as T | undefined;
   }
 
   has(key: string): boolean {
-    return this.replica.records.has(key);
+    return this.replica.value(key) !== undefined;
   }
 
   get size(): number {
-    return this.replica.records.size;
+    return this.replica.hasPendingWrites ? this.snapshot().size : this.replica.records.size;
   }
 
   range(options?: RangeOptions): IterableIterator<[string, T]> {
@@ -149,20 +160,26 @@ export class RemoteTable<T = Json> extends OrderedRecords<T> {
     return { records: answer.records.map(([key, value, meta]) => [key, value as T, meta]), more: answer.more };
   }
 
-  /** Deep-merges `patch` into the record (RFC 7396); resolves to the commit's seq once durable on the server. */
-  merge(key: string, patch: MergePatch<T>): Promise<number> {
-    return this.verbs.merge(key, patch);
+  /**
+   * Deep-merges `patch` into the record (RFC 7396); resolves to the commit's seq once durable on the server.
+   *
+   * @example
+   * await todos.merge('a', { done: true }, { optimistic: true }); // shown at once, confirmed later
+   */
+  merge(key: string, patch: MergePatch<T>, options?: RemoteWriteOptions): Promise<number> {
+    return this.session.write([this.ops.merge(key, patch)], options?.optimistic);
   }
 
   /** Replaces the whole record; resolves to the commit's seq once durable on the server. */
-  put(key: string, value: T): Promise<number> {
-    return this.verbs.put(key, value);
+  put(key: string, value: T, options?: RemoteWriteOptions): Promise<number> {
+    return this.session.write([this.ops.put(key, value)], options?.optimistic);
   }
 
   /** Deletes the record; resolves to the commit's seq once durable on the server. */
-  delete(key: string): Promise<number> {
-    return this.verbs.delete(key);
+  delete(key: string, options?: RemoteWriteOptions): Promise<number> {
+    return this.session.write([this.ops.delete(key)], options?.optimistic);
   }
+
 }
 
 /** Checks a value is plain JSON before it is sent (what `JSON.stringify` would drop or mangle is refused). */

@@ -9,6 +9,7 @@ import { covers } from '../model/filter.js';
 import { OrderedRecords } from '../model/ordered-records.js';
 import { bounds, checkRangeOptions, type RangeOptions } from '../model/range.js';
 import type { SubscriptionFilter, WireChange } from '../sync/protocol.js';
+import { applyOps, type PendingWrites } from './optimistic.js';
 
 /** Told what happens to the server subscription it is attached to (by a stream of a remote table). */
 export interface SubscriptionObserver {
@@ -93,6 +94,8 @@ export class ReplicaSnapshot<T = Json> extends OrderedRecords<T> {
     private readonly records: ReadonlyMap<string, T>,
     /** The last seq the replica had applied. */
     readonly seq: number,
+    /** Some of its records include optimistic writes the server has not confirmed yet. */
+    readonly hasPendingWrites = false,
   ) {
     super();
   }
@@ -130,7 +133,13 @@ export class ReplicaSnapshot<T = Json> extends OrderedRecords<T> {
  * server's by applying, in order, the snapshots and patches of one connection.
  */
 export class TableReplica {
+  /** The server's records, as confirmed. */
   readonly records = new Map<string, Json>();
+  /**
+   * The records optimistic writes touch, as shown: their confirmed value with those writes
+   * re-applied in order (undefined: shown deleted). Recomputed after every change of either.
+   */
+  private readonly shown = new Map<string, Json | undefined>();
   /** Subscriptions by filter, so that observers with the same filter share one. */
   readonly subs = new Map<string, ServerSub>();
   private view: ReplicaSnapshot | null = null;
@@ -145,12 +154,52 @@ export class TableReplica {
   constructor(
     readonly name: string,
     readonly feed: Feed,
+    private readonly pending: PendingWrites,
   ) {}
 
-  /** The replica as an immutable snapshot (copied once per change of it, when asked for). */
+  /** A record as the replica shows it: with the optimistic writes on it. */
+  value(key: string): Json | undefined {
+    return this.shown.has(key) ? this.shown.get(key) : this.records.get(key);
+  }
+
+  /** Shows the confirmed records only (the client closed: its optimistic writes are gone). */
+  clearShown(): void {
+    this.shown.clear();
+    this.view = null;
+  }
+
+  /** Some record it shows includes optimistic writes. */
+  get hasPendingWrites(): boolean {
+    return this.shown.size > 0;
+  }
+
+  /** The replica as shown, as an immutable snapshot (copied once per change of it, when asked for). */
   snapshot(seq: number): ReplicaSnapshot {
-    if (this.view === null || this.view.seq !== seq) this.view = new ReplicaSnapshot(new Map(this.records), seq);
+    if (this.view === null || this.view.seq !== seq) {
+      const records = new Map(this.records);
+      for (const [key, value] of this.shown) {
+        if (value === undefined) records.delete(key);
+        else records.set(key, value);
+      }
+      this.view = new ReplicaSnapshot(records, seq, this.shown.size > 0);
+    }
     return this.view;
+  }
+
+  /**
+   * Shows a record again after its confirmed value or the optimistic writes on it changed: those
+   * writes re-applied in order on the confirmed value. Emits the difference from what was shown
+   * (`before`), if there is one: a write the server confirms as shown emits nothing.
+   */
+  rebase(key: string, seq: number, ts: number, before = this.value(key)): void {
+    const ops = this.pending.opsOf(this.name, key);
+    if (ops.length === 0) this.shown.delete(key);
+    else this.shown.set(key, applyOps(this.records.get(key), ops));
+    this.view = null;
+    const after = this.value(key);
+    if (before === after || (before !== undefined && after !== undefined && jsonEqual(before, after))) return;
+    const pending = this.shown.has(key);
+    this.emit(this.covering(key), { table: this.name, key, op: changeOp(before, after), value: after, previous: before, patch: diff(before, after), seq, ts, pending });
   }
 
   /** Applies a change from the server; returns false when the patch does not apply (the replica diverged). */
@@ -158,6 +207,7 @@ export class TableReplica {
     const covering = this.covering(wire.key);
     if (covering.length === 0) return true; // of a subscription dropped since it was sent
     if (wire.seq <= this.reflected(wire.key, covering)) return true; // a replay of what the record holds already
+    const shown = this.shown.has(wire.key) ? this.value(wire.key) : undefined;
     const previous = this.records.get(wire.key);
     let value: Json | undefined;
     if (wire.op !== 'delete') {
@@ -168,7 +218,8 @@ export class TableReplica {
       }
     }
     this.set(wire.key, value, wire.seq);
-    this.emit(covering, { table: this.name, key: wire.key, op: wire.op, value, previous, patch: wire.patch, seq: wire.seq, ts: wire.ts });
+    if (this.shown.has(wire.key)) this.rebase(wire.key, wire.seq, wire.ts, shown);
+    else this.emit(covering, { table: this.name, key: wire.key, op: wire.op, value, previous, patch: wire.patch, seq: wire.seq, ts: wire.ts });
     return true;
   }
 
@@ -223,7 +274,9 @@ export class TableReplica {
 
   private replace(key: string, value: Json | undefined, seq: number, ts: number): void {
     const previous = this.records.get(key);
+    const shown = this.value(key);
     this.set(key, value, seq);
+    if (this.shown.has(key)) return this.rebase(key, seq, ts, shown);
     this.emit(this.covering(key), { table: this.name, key, op: changeOp(previous, value), value, previous, patch: diff(previous, value), seq, ts });
   }
 

@@ -3,6 +3,8 @@ import type { Json } from '../json/types.js';
 import { uuid } from '../model/uuid.js';
 import type { ServerMessage, SubscriptionFilter, WireChange, WriteOp } from '../sync/protocol.js';
 import { utf8Length } from '../sync/size.js';
+import { toFrozenJson } from '../json/validate.js';
+import { OptimisticWrite, PendingWrites } from './optimistic.js';
 import { Feed, ServerSub, TableReplica, type SubscriptionObserver } from './replica.js';
 import { Tail } from './tail.js';
 import { Transport, type Status, type TransportOptions, type WebSocketConstructor } from './transport.js';
@@ -31,6 +33,11 @@ export interface SessionOptions extends TransportOptions {
    * reconnects. Past it, it rejects with `TIMEOUT`: applied at most once, maybe not at all.
    */
   writeTimeout?: number;
+  /**
+   * Show every write at once, before the server confirms it (default false: a write shows once
+   * committed). Each write can say otherwise (`{ optimistic }`). See `RemoteTable.merge`.
+   */
+  optimistic?: boolean;
 }
 
 /**
@@ -50,6 +57,9 @@ export class ReplicaSession {
   private readonly pending = new Map<number, Request>();
   /** The writes without an outcome: sent on every new connection until they have one. */
   private readonly writes: WriteQueue;
+  /** The optimistic writes the replica shows, until the server's state it shows includes them. */
+  readonly optimistic = new PendingWrites();
+  private readonly optimisticByDefault: boolean;
   private nextRequest = 1;
   private nextSub = 1;
   /** The newest seq seen, snapshots included. */
@@ -66,6 +76,7 @@ export class ReplicaSession {
 
   constructor(url: string, options: SessionOptions, WebSocket: WebSocketConstructor) {
     this.writes = new WriteQueue(options.writeTimeout ?? DEFAULT_WRITE_TIMEOUT);
+    this.optimisticByDefault = options.optimistic ?? false;
     // The server applies each write of this id once: a new id per client, since its mutation numbers start at 1.
     this.transport = new Transport(url, options, uuid(), WebSocket, {
       message: (message) => this.receive(message),
@@ -83,7 +94,7 @@ export class ReplicaSession {
   /** The replica of a table (a checked name), made on first use. */
   replica(name: string): TableReplica {
     let replica = this.tables.get(name);
-    if (replica === undefined) this.tables.set(name, (replica = new TableReplica(name, this.feed)));
+    if (replica === undefined) this.tables.set(name, (replica = new TableReplica(name, this.feed, this.optimistic)));
     return replica;
   }
 
@@ -142,14 +153,29 @@ export class ReplicaSession {
     };
   }
 
-  /** Sends a write (now, or once connected, again on each reconnect until answered); resolves to its seq once durable on the server. */
-  write(ops: readonly WriteOp[]): Promise<number> {
+  /**
+   * Sends a write (now, or once connected, again on each reconnect until answered); resolves to its
+   * seq once durable on the server. An `optimistic` one shows in the replica at once.
+   */
+  write(ops: readonly WriteOp[], optimistic = this.optimisticByDefault): Promise<number> {
     return new Promise((resolve, reject) => {
       const { state, reason } = this.transport.status;
       if (state === 'closed') reject(new RxkvError(ErrorCode.CLIENT_CLOSED, 'This client was closed: nothing more can be written.'));
       else if (state === 'refused') reject(new RxkvError(ErrorCode.UNAUTHORIZED, `The server refused this client: ${reason}.`));
       else {
-        const write = this.writes.add(ops, resolve, reject);
+        const shown = optimistic ? new OptimisticWrite(ops.map(frozenOp)) : null;
+        const write = this.writes.add(
+          ops,
+          (seq) => {
+            if (shown !== null) this.confirmed(shown, seq);
+            resolve(seq);
+          },
+          (error) => {
+            if (shown !== null) this.withdraw(shown);
+            reject(error);
+          },
+        );
+        if (shown !== null) this.show(shown);
         if (this.transport.ready) this.sendWrite(write);
       }
     });
@@ -193,7 +219,8 @@ export class ReplicaSession {
         }
         if (request?.kind === 'tail' && message.seq > request.tail.seq) request.tail.seq = message.seq;
         this.reached(message.seq);
-        return this.resumedAll();
+        this.resumedAll();
+        return this.settleReflected();
       }
       case 'unsubscribed':
         return this.answered(message.id);
@@ -264,6 +291,7 @@ export class ReplicaSession {
     this.reached(seq);
     sub.table.notifyApplied();
     this.resumedAll();
+    this.settleReflected();
   }
 
   private applyChanges(changes: readonly WireChange[]): void {
@@ -285,6 +313,7 @@ export class ReplicaSession {
     // A run of changes is never cut inside a seq: after the message, every change up to its newest came.
     this.reached(newest);
     for (const replica of touched) replica.notifyApplied();
+    this.settleReflected();
   }
 
   /** Hands a message's changes to the tails that cover them, skipping those one had (a replay). */
@@ -300,6 +329,50 @@ export class ReplicaSession {
     }
   }
 
+  /** Shows an optimistic write: every record it touches, rebased with it on top. */
+  private show(write: OptimisticWrite): void {
+    this.optimistic.add(write);
+    this.rebase(write);
+  }
+
+  /** The server committed an optimistic write as `seq`: it is let go once the replica shows that seq. */
+  private confirmed(write: OptimisticWrite, seq: number): void {
+    write.seq = seq;
+    if (this.reflects(write)) this.withdraw(write);
+  }
+
+  /** Stops showing an optimistic write (the replica has its commit, or it failed: then its records go back). */
+  private withdraw(write: OptimisticWrite): void {
+    if (this.optimistic.remove(write)) this.rebase(write);
+  }
+
+  /**
+   * Whether the replica's confirmed state includes a committed write: every change up to its seq
+   * came (the server sends a commit's changes before its answer), or no live subscription holds
+   * what it wrote.
+   */
+  private reflects(write: OptimisticWrite): boolean {
+    if (!this.feed.resuming && this.feed.seq >= write.seq!) return true;
+    return write.ops.every((op) => ![...(this.tables.get(op.table)?.subs.values() ?? [])].some((sub) => sub.live && sub.covers(op.key)));
+  }
+
+  /** Lets go of the committed optimistic writes the replica now reflects. */
+  private settleReflected(): void {
+    if (this.optimistic.size === 0 || this.feed.resuming) return;
+    for (const write of this.optimistic.committedBy(this.feed.seq)) this.withdraw(write);
+  }
+
+  private rebase(write: OptimisticWrite): void {
+    const touched = new Set<TableReplica>();
+    const ts = Date.now();
+    for (const op of write.ops) {
+      const replica = this.replica(op.table);
+      replica.rebase(op.key, this.seenSeq, ts);
+      touched.add(replica);
+    }
+    for (const replica of touched) replica.notifyApplied();
+  }
+
   /**
    * The server's database follows another history (another database behind the URL, or this one
    * restarted its history): positions in the old one mean nothing. Every subscription takes a
@@ -311,6 +384,8 @@ export class ReplicaSession {
     this.feed.resuming = false;
     for (const replica of this.tables.values()) replica.resumeEnded();
     this.seenSeq = 0;
+    // Their seqs are of the old history; the snapshots coming include them.
+    for (const write of this.optimistic.committed()) this.withdraw(write);
   }
 
   /** The connection delivered everything up to `seq` to its synced subscriptions. */
@@ -457,6 +532,9 @@ export class ReplicaSession {
     for (const request of this.waiting) request.fail(error);
     this.waiting = [];
     this.pending.clear();
+    // The streams complete: nothing is shown rolled back, the replica shows what was confirmed.
+    this.optimistic.clear();
+    for (const replica of this.tables.values()) replica.clearShown();
     this.writes.rejectAll(error);
     const tails = [...this.tails.values()];
     this.tails.clear();
@@ -470,6 +548,11 @@ export class ReplicaSession {
     }
     await closed;
   }
+}
+
+/** An op with a frozen copy of its value: what an optimistic write shows must not change with the caller's object. */
+function frozenOp(op: WriteOp): WriteOp {
+  return op.op === 'delete' ? op : { ...op, value: toFrozenJson(op.value, Number.POSITIVE_INFINITY) };
 }
 
 function canonical(filter: SubscriptionFilter): string {

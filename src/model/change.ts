@@ -20,6 +20,11 @@ export interface Change<T = Json> {
   readonly seq: number;
   /** The commit time, ms since the epoch. */
   readonly ts: number;
+  /**
+   * Replicas only: the value includes optimistic writes the server has not confirmed yet (its
+   * `seq` is then the replica's when it was shown). Absent on committed changes.
+   */
+  readonly pending?: boolean;
 }
 
 /** The op of a change from `previous` to `value` (`undefined`: absent). */
