@@ -1,3 +1,4 @@
+import { firstValueFrom } from 'rxjs';
 import { WebSocketServer } from 'ws';
 import { uuid, type Json } from 'rxkv';
 import { ErrorCode, RxkvError, type Change, type RemoteDatabase, type Status } from 'rxkv/client';
@@ -120,7 +121,8 @@ describe('sync: a replica through drops, dead connections and limits', () => {
         const seen = states(remote);
         if (when === 'on a live connection') await until(remote, 'open');
         const received = await manyKeyStreams(remote, keys);
-        await delay(50);
+        // Subscriptions are answered in order: once a later one is live, the 40 before it are too.
+        await firstValueFrom(remote.table('t').watch('sentinel'));
         const last = keys[STREAMS - 1]!;
         await served!.db.table('t').put(last[0]!, { n: 1 });
         await eventually(() => received[STREAMS - 1]!.length === 1, 'a change of the last stream');
