@@ -69,8 +69,12 @@ class Child {
   static async start(module: string, args: string[], execArgv: string[] = []): Promise<{ child: Child; hello: any }> {
     const process = fork(module, args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const child = new Child(process);
-    const hello = await child.next(30_000);
-    return { child, hello };
+    try {
+      return { child, hello: await child.next(30_000) };
+    } catch (error) {
+      process.kill('SIGKILL'); // not handed out: nobody else would stop it
+      throw error;
+    }
   }
 
   async ask<T = any>(message: object, ms = 60_000): Promise<T> {
@@ -184,6 +188,7 @@ describe(`sync: ${N} connections${LIMITED}`, () => {
   }
 
   it("should open them (each welcomed, with a subscription to one key) and close them, and the server's heap come back within 10% of before", async () => {
+    if (N < 1000) pending(`this machine allows only ${N} connections${LIMITED}: too few to measure a leak against the server's own heap`);
     const started = Date.now();
     const dir = tempDir('rxkv-connections');
     const { child, hello } = await Child.start(SERVER, [join(dir, 'db'), String(N)], ['--expose-gc']);
@@ -230,11 +235,10 @@ describe(`sync: ${N} connections${LIMITED}`, () => {
         `after ${mib(after.heapUsed)} (${((after.heapUsed / before.heapUsed - 1) * 100).toFixed(1)}%; code space ${mib(before.code)}, ${mib(open.code)}, ${mib(after.code)}); ` +
         `external ${mib(before.external)}, ${mib(open.external)}, ${mib(after.external)}; rss after ${mib(after.rss)}; ${seconds(Date.now() - started)} in all`,
     );
-    // The measure can fail: open connections take the server's heap well up (a session, its
-    // socket, request and route each: about 6 KiB), so a leak of a twentieth of it would be past
-    // the bound. (Checked: with the routes of closed sessions left in place, the heap stayed 244% up.)
-    expect(open.heapUsed - before.heapUsed).withContext('heap taken by the open connections').toBeGreaterThan(N * KiB);
-    expect(open.heapUsed - before.heapUsed).withContext('heap taken by the open connections').toBeGreaterThan(before.heapUsed);
+    // The measure can fail: open connections take the server's heap well up (a session, its socket
+    // and route each: about 5 KiB), so that a leak of a fraction of it is past the bound. (Checked:
+    // with the routes of closed sessions left in place, the heap stayed 244% up.)
+    expect(open.heapUsed - before.heapUsed).withContext('heap taken by the open connections').toBeGreaterThan(N * 2 * KiB);
     expect(after.heapUsed).withContext('heap after they closed').toBeLessThanOrEqual(before.heapUsed * 1.1);
     if (after.heapUsed > before.heapUsed * 1.1) {
       // What holds it: open the snapshot in Chrome's DevTools (Memory), compare with the server's objects.

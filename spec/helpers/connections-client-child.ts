@@ -99,6 +99,9 @@ process.on('message', async (message: any) => {
         status.unsubscribe();
       });
       reply({ closed: closing.length, ms: performance.now() - started });
+    } else if (message.stop !== undefined) {
+      await Promise.all(connections.splice(0).map(({ remote }) => remote.close()));
+      process.exit(0);
     }
   } catch (error) {
     reply({ error: String((error as Error)?.stack ?? error) });

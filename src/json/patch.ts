@@ -30,7 +30,10 @@ export function applyPatch(previous: Json | undefined, patch: readonly Operation
 function applyOperation(root: Json | undefined, operation: Operation, copies: Set<object> | null): Json | undefined {
   const { op, path } = operation;
   if (op !== 'add' && op !== 'remove' && op !== 'replace') refuse(operation, `op ${JSON.stringify(op)} is not one rxkv sends`);
-  if (path === '') return op === 'remove' ? undefined : deepFreeze(operation.value);
+  if (path === '') {
+    if (op !== 'add' && root === undefined) refuse(operation, 'there is no value');
+    return op === 'remove' ? undefined : deepFreeze(operation.value);
+  }
   if (path[0] !== '/') refuse(operation, 'a path starts with "/"');
   if (typeof root !== 'object' || root === null) refuse(operation, 'the value has no members');
   const chain: object[] = [copyOf(root as object, copies)];

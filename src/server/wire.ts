@@ -63,9 +63,11 @@ export function message(value: ServerMessage): string {
 }
 
 /**
- * Whether a patch names a member JSON Patch libraries refuse to touch (`fast-json-patch` throws on
- * `__proto__` and `constructor/prototype`, guarding against prototype pollution). Such a record is
- * sent whole instead: a root replace, which the client takes as the new value.
+ * Whether a patch names a member many JSON Patch libraries refuse to touch (`fast-json-patch`
+ * throws on `__proto__` and `constructor/prototype`, guarding against prototype pollution).
+ * rxkv's own client applies such paths as plain data; such a record is sent whole anyway (a root
+ * replace, taken as the new value), so that clients of the protocol built on those libraries can
+ * apply every change.
  */
 function reachesPrototype(patch: readonly Operation[]): boolean {
   for (const { path } of patch) {
