@@ -4,7 +4,8 @@ import { connect, uuid } from 'rxkv/client';
 
 // The sync endpoint: this page's server, unless ?sync=ws://host:port/path points elsewhere.
 const syncUrl = new URLSearchParams(location.search).get('sync') ?? `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/sync`;
-const remote = connect(syncUrl);
+// Optimistic: an edit shows at once, before the server confirms it, and goes back if refused.
+const remote = connect(syncUrl, { optimistic: true });
 const todos = remote.table('todos');
 
 const status = document.getElementById('status');
@@ -23,11 +24,9 @@ remote.status$.subscribe(({ state, reason }) => {
 
 // An immutable snapshot of the whole table once it arrived, then a new one after every change,
 // whoever made it. Rendering is all there is to keeping the page in sync.
-let shown = null;
 todos.state$.subscribe({ next: render, error: report });
 
 function render(snapshot) {
-  shown = snapshot;
   const stale = new Map([...list.children].map((li) => [li.dataset.key, li]));
   let next = list.firstElementChild;
   for (const [key, todo] of snapshot.entries()) {
@@ -37,6 +36,7 @@ function render(snapshot) {
     li.dataset.done = String(done);
     li.querySelector('.toggle').checked = done;
     li.querySelector('.title').textContent = String(todo?.title ?? '');
+    li.toggleAttribute('data-pending', unconfirmed.has(key));
     if (li === next) next = li.nextElementSibling;
     else list.insertBefore(li, next); // new or moved; rows in place stay untouched (and keep focus)
   }
@@ -64,16 +64,18 @@ function row(key) {
   return li;
 }
 
-// Edits go to the server; the page changes when they come back through state$, as for everyone else.
+// Edits show at once through state$ (the replica applies them before the server answers); a row
+// is marked while an edit of it waits for the server's confirmation.
 list.addEventListener('change', (event) => {
   if (!event.target.matches('.toggle')) return;
   const { key } = event.target.closest('li').dataset;
-  write(todos.merge(key, { done: event.target.checked }));
+  write(key, todos.merge(key, { done: event.target.checked }));
 });
 
 list.addEventListener('click', (event) => {
   if (!event.target.matches('.delete')) return;
-  write(todos.delete(event.target.closest('li').dataset.key));
+  const { key } = event.target.closest('li').dataset;
+  write(key, todos.delete(key));
 });
 
 form.addEventListener('submit', (event) => {
@@ -81,18 +83,30 @@ form.addEventListener('submit', (event) => {
   const title = input.value.trim();
   if (title === '') return;
   input.value = '';
-  write(todos.merge(uuid(), { title, done: false })); // time-sorted: new todos come last
+  const key = uuid(); // time-sorted: new todos come last
+  write(key, todos.merge(key, { title, done: false }));
 });
 
-/** A write resolves once durable on the server (queued while reconnecting); a failed one is shown. */
-function write(promise) {
+/** Edits of each record that wait for the server (a write resolves once durable there). */
+const unconfirmed = new Map();
+
+/** Marks the row while its edit waits; a refused edit is undone by the replica itself (state$ shows it), and said here. */
+function write(key, promise) {
+  unconfirmed.set(key, (unconfirmed.get(key) ?? 0) + 1);
+  mark(key);
   promise.then(
     () => (error.hidden = true),
-    (reason) => {
-      report(reason);
-      if (shown !== null) render(shown); // undo what the checkbox shows
-    },
-  );
+    (reason) => report(reason),
+  ).finally(() => {
+    const left = unconfirmed.get(key) - 1;
+    if (left === 0) unconfirmed.delete(key);
+    else unconfirmed.set(key, left);
+    mark(key);
+  });
+}
+
+function mark(key) {
+  list.querySelector(`li[data-key="${CSS.escape(key)}"]`)?.toggleAttribute('data-pending', unconfirmed.has(key));
 }
 
 function report(reason) {
