@@ -2,7 +2,7 @@ import { firstValueFrom } from 'rxjs';
 import { ErrorCode } from 'rxkv';
 import type { Access } from 'rxkv/server';
 import type { Change, RemoteDatabase } from 'rxkv/client';
-import { rejectedCode } from './helpers/db.js';
+import { rejectedCode, thrownCode } from './helpers/db.js';
 import { client, eventually, startServer, stopServer, type Served } from './helpers/sync.js';
 import { removeTempDirs } from './helpers/temp.js';
 
@@ -175,5 +175,29 @@ describe('sync: optimistic writes', () => {
     expect(await rejectedCode(written)).toBe(ErrorCode.TIMEOUT);
     expect(remote.table('t').get('a')).toEqual({ n: 1, m: 1 });
     expect(seen(changes).map((change) => change.pending)).toEqual([true, false]);
+  });
+
+  it('should refuse a write past maxPendingWrites with LIMIT_EXCEEDED, showing nothing of it', async () => {
+    hold();
+    const { remote, changes } = await following({ token: 'held', maxPendingWrites: 2 });
+    const table = remote.table('t');
+    const first = table.merge('a', { n: 2 });
+    const second = table.merge('a', { n: 3 });
+    expect(await rejectedCode(table.merge('a', { n: 4 }))).toBe(ErrorCode.LIMIT_EXCEEDED);
+    expect(table.get('a')).toEqual({ n: 3, m: 1 });
+    expect(changes.length).toBe(2);
+    expect(await firstValueFrom(remote.pending$)).toBe(2);
+    release();
+    await Promise.all([first, second]);
+    expect(served!.db.table('t').get('a')).toEqual({ n: 3, m: 1 });
+  });
+
+  it('should refuse options that are not what they say with INVALID_ARGUMENT', async () => {
+    expect(thrownCode(() => client(served!.url, { optimistic: 'yes' as never }))).toBe(ErrorCode.INVALID_ARGUMENT);
+    expect(thrownCode(() => client(served!.url, { maxPendingWrites: 0 }))).toBe(ErrorCode.INVALID_ARGUMENT);
+    const { remote } = await following();
+    expect(thrownCode(() => remote.table('t').merge('a', { n: 5 }, { optimistic: 1 as never }))).toBe(ErrorCode.INVALID_ARGUMENT);
+    expect(await rejectedCode(remote.transaction((tx) => tx.table('t').delete('a'), null as never))).toBe(ErrorCode.INVALID_ARGUMENT);
+    expect(remote.table('t').get('a')).toEqual({ n: 1, m: 1 });
   });
 });

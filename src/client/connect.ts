@@ -7,7 +7,9 @@ export function connector(WebSocket: WebSocketConstructor): (url: string, option
   return (url, options = {}) => {
     if (typeof url !== 'string' || !/^wss?:\/\//.test(url)) fail(ErrorCode.INVALID_ARGUMENT, `connect(url): expected a ws:// or wss:// URL, got ${JSON.stringify(url)}.`);
     if (typeof options !== 'object' || options === null) fail(ErrorCode.INVALID_ARGUMENT, 'connect(url, options): options must be an object.');
-    const { token, reconnect, heartbeat, writeTimeout } = options;
+    const { token, reconnect, heartbeat, writeTimeout, optimistic, maxPendingWrites } = options;
+    if (optimistic !== undefined && typeof optimistic !== 'boolean') fail(ErrorCode.INVALID_ARGUMENT, 'connect: optimistic must be a boolean.');
+    if (maxPendingWrites !== undefined && !(Number.isSafeInteger(maxPendingWrites) && maxPendingWrites > 0)) fail(ErrorCode.INVALID_ARGUMENT, 'connect: maxPendingWrites must be a positive integer.');
     if (heartbeat !== undefined && !(Number.isFinite(heartbeat) && heartbeat >= 0)) fail(ErrorCode.INVALID_ARGUMENT, 'connect: heartbeat must be a number of ms >= 0 (0: no liveness check).');
     if (writeTimeout !== undefined && !(Number.isFinite(writeTimeout) && writeTimeout >= 0)) fail(ErrorCode.INVALID_ARGUMENT, 'connect: writeTimeout must be a number of ms >= 0 (0: wait forever).');
     if (token !== undefined && typeof token !== 'string' && typeof token !== 'function') fail(ErrorCode.INVALID_ARGUMENT, 'connect: token must be a string or a function returning one.');

@@ -4,7 +4,7 @@ import type { ChangeOp } from '../model/change.js';
 import { checkTableName } from '../model/keys.js';
 import { ErrorCode, fail, RxkvError } from '../errors.js';
 import { EVERY_TABLE, type ServerStats, type WireChange, type WriteOp } from '../sync/protocol.js';
-import { RemoteTable, writeVerbs, type RemoteWriteOptions, type WriteVerbs } from './remote-table.js';
+import { optimistic, RemoteTable, writeVerbs, type RemoteWriteOptions, type WriteVerbs } from './remote-table.js';
 import { ReplicaSession, type SessionOptions } from './session.js';
 import type { Status, WebSocketConstructor } from './transport.js';
 
@@ -96,13 +96,15 @@ export class RemoteDatabase {
    */
   transaction(fn: (tx: RemoteTransaction) => void, options?: RemoteWriteOptions): Promise<number> {
     const ops: WriteOp[] = [];
+    let shown: boolean | undefined;
     try {
+      shown = optimistic(options);
       fn(new RemoteTransaction(ops));
     } catch (error) {
       return Promise.reject(error);
     }
     if (ops.length === 0) return Promise.resolve(this.session.seq);
-    return this.session.write(ops, options?.optimistic);
+    return this.session.write(ops, shown);
   }
 
   /** How many optimistic writes the replica shows that its confirmed state does not include yet. */

@@ -167,19 +167,28 @@ export class RemoteTable<T = Json> extends OrderedRecords<T> {
    * await todos.merge('a', { done: true }, { optimistic: true }); // shown at once, confirmed later
    */
   merge(key: string, patch: MergePatch<T>, options?: RemoteWriteOptions): Promise<number> {
-    return this.session.write([this.ops.merge(key, patch)], options?.optimistic);
+    return this.session.write([this.ops.merge(key, patch)], optimistic(options));
   }
 
   /** Replaces the whole record; resolves to the commit's seq once durable on the server. */
   put(key: string, value: T, options?: RemoteWriteOptions): Promise<number> {
-    return this.session.write([this.ops.put(key, value)], options?.optimistic);
+    return this.session.write([this.ops.put(key, value)], optimistic(options));
   }
 
   /** Deletes the record; resolves to the commit's seq once durable on the server. */
   delete(key: string, options?: RemoteWriteOptions): Promise<number> {
-    return this.session.write([this.ops.delete(key)], options?.optimistic);
+    return this.session.write([this.ops.delete(key)], optimistic(options));
   }
 
+}
+
+/** A write's `optimistic` option, checked (undefined: the client's default). */
+export function optimistic(options: RemoteWriteOptions | undefined): boolean | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null || (options.optimistic !== undefined && typeof options.optimistic !== 'boolean')) {
+    fail(ErrorCode.INVALID_ARGUMENT, 'A write\'s options must be { optimistic?: boolean }.');
+  }
+  return options.optimistic;
 }
 
 /** Checks a value is plain JSON before it is sent (what `JSON.stringify` would drop or mangle is refused). */

@@ -26,6 +26,8 @@ const SUBSCRIBE_ENVELOPE = utf8Length(JSON.stringify({ type: 'subscribe', id: Nu
 
 /** How long a write may wait for its outcome, by default: offline or not, it then rejects with `TIMEOUT`. */
 const DEFAULT_WRITE_TIMEOUT = 30_000;
+/** Writes without an outcome a client holds, by default (offline, say), beyond which a new one is refused. */
+const DEFAULT_MAX_PENDING_WRITES = 10_000;
 
 export interface SessionOptions extends TransportOptions {
   /**
@@ -38,6 +40,11 @@ export interface SessionOptions extends TransportOptions {
    * committed). Each write can say otherwise (`{ optimistic }`). See `RemoteTable.merge`.
    */
   optimistic?: boolean;
+  /**
+   * The most writes waiting for the server's answer (default 10,000): one more rejects at once
+   * with `LIMIT_EXCEEDED`, nothing sent or shown.
+   */
+  maxPendingWrites?: number;
 }
 
 /**
@@ -60,6 +67,7 @@ export class ReplicaSession {
   /** The optimistic writes the replica shows, until the server's state it shows includes them. */
   readonly optimistic = new PendingWrites();
   private readonly optimisticByDefault: boolean;
+  private readonly maxPendingWrites: number;
   private nextRequest = 1;
   private nextSub = 1;
   /** The newest seq seen, snapshots included. */
@@ -77,6 +85,7 @@ export class ReplicaSession {
   constructor(url: string, options: SessionOptions, WebSocket: WebSocketConstructor) {
     this.writes = new WriteQueue(options.writeTimeout ?? DEFAULT_WRITE_TIMEOUT);
     this.optimisticByDefault = options.optimistic ?? false;
+    this.maxPendingWrites = options.maxPendingWrites ?? DEFAULT_MAX_PENDING_WRITES;
     // The server applies each write of this id once: a new id per client, since its mutation numbers start at 1.
     this.transport = new Transport(url, options, uuid(), WebSocket, {
       message: (message) => this.receive(message),
@@ -162,7 +171,9 @@ export class ReplicaSession {
       const { state, reason } = this.transport.status;
       if (state === 'closed') reject(new RxkvError(ErrorCode.CLIENT_CLOSED, 'This client was closed: nothing more can be written.'));
       else if (state === 'refused') reject(new RxkvError(ErrorCode.UNAUTHORIZED, `The server refused this client: ${reason}.`));
-      else {
+      else if (this.writes.size >= this.maxPendingWrites) {
+        reject(new RxkvError(ErrorCode.LIMIT_EXCEEDED, `${this.writes.size} writes already wait for the server's answer (maxPendingWrites): this one was not sent.`));
+      } else {
         const shown = optimistic ? new OptimisticWrite(ops.map(frozenOp)) : null;
         const write = this.writes.add(
           ops,

@@ -39,6 +39,11 @@ export class WriteQueue {
     return write;
   }
 
+  /** How many have no outcome yet. */
+  get size(): number {
+    return this.unsettled.size;
+  }
+
   /** Every write up to this mutation number has its outcome: the server may forget them. */
   get ack(): number {
     for (const m of this.unsettled.keys()) return m - 1;
