@@ -395,8 +395,8 @@ export class ReplicaSession {
     this.feed.resuming = false;
     for (const replica of this.tables.values()) replica.resumeEnded();
     this.seenSeq = 0;
-    // Their seqs are of the old history; the snapshots coming include them.
-    for (const write of this.optimistic.committed()) this.withdraw(write);
+    // Committed in the old history: let go with the first state of the new one the replica shows.
+    for (const write of this.optimistic.committed()) write.seq = 0;
   }
 
   /** The connection delivered everything up to `seq` to its synced subscriptions. */
