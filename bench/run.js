@@ -514,6 +514,37 @@ const started = performance.now();
   });
 }
 
+// ---- O1 and O2: optimistic writes of a replica (issue 16; the targets are ours) ----
+{
+  const o1 = await repeat('O1', () => child('rxkv-optimistic', 'O1', { dir: freshDir() }));
+  record('O1', {
+    description: `an optimistic write to its change on the replica's own stream, ${SIZES.O1_WRITES} merges, up to ${SIZES.O1_WINDOW} waiting for the server`,
+    rxkv: median(o1.map((r) => r.p99Ms)),
+    baseline: null,
+    baselineName: 'none',
+    ratio: null,
+    unit: 'ms (p99)',
+    target: '< 1',
+    extra: { p50Ms: median(o1.map((r) => r.p50Ms)) },
+  });
+  const o2 = await repeat('O2', (rep) =>
+    both(
+      rep,
+      () => child('rxkv-optimistic', 'O2', { dir: freshDir(), pending: true }),
+      () => child('rxkv-optimistic', 'O2', { dir: freshDir(), pending: false }),
+    ),
+  );
+  record('O2', {
+    description: `${SIZES.O2_CHANGES} server merges into 100 records of a replica with a pending optimistic write on each (every change rebased): CPU per change, server and replica in one process`,
+    rxkv: median(o2.map(([r]) => r.cpuMicrosPerChange)),
+    baseline: median(o2.map(([, b]) => b.cpuMicrosPerChange)),
+    baselineName: 'the same, no pending write',
+    ratio: median(o2.map(([r, b]) => r.cpuMicrosPerChange / b.cpuMicrosPerChange)),
+    unit: 'µs',
+    target: '<= 1.5',
+  });
+}
+
 rmSync(root, { recursive: true, force: true });
 
 // ---- C1, C2, C3: a cluster of three nodes on three NATS servers (JetStream, R3) ----
@@ -569,7 +600,7 @@ lines.push(`rxkv benchmark: ${REPS} repetitions, medians; node ${process.version
 lines.push('');
 lines.push('| id | workload | rxkv | baseline | ratio | target | met |');
 lines.push('|---|---|---|---|---|---|---|');
-const ORDER = ['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7d', 'W7f', 'W7c', 'W7i', 'W7b', 'W7r', 'W11', 'W11l', 'W12', 'C1', 'C2', 'C3'];
+const ORDER = ['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7d', 'W7f', 'W7c', 'W7i', 'W7b', 'W7r', 'W11', 'W11l', 'W12', 'O1', 'O2', 'C1', 'C2', 'C3'];
 const ordered = ORDER.map((id) => [id, workloads[id]]);
 for (const [id, w] of ordered) {
   // What a row shows beside its figure: W7r's time, W11's accept rate, the p50 of a latency.
@@ -581,7 +612,7 @@ for (const [id, w] of ordered) {
   };
   const baseline = w.baseline === null ? w.baselineName ?? '-' : `${format(w.baseline, w.unit)}${beside('baseline')} (${w.baselineName})`;
   const ratio = w.ratio === null ? '-' : w.ratio.toFixed(2);
-  const figure = id === 'W6' || id === 'C2' ? `${format(w.rxkv, w.unit)}; ${format(w.p50Ms, 'ms (p50)')}` : `${format(w.rxkv, w.unit)}${beside('rxkv')}`;
+  const figure = id === 'W6' || id === 'C2' || id === 'O1' ? `${format(w.rxkv, w.unit)}; ${format(w.p50Ms, 'ms (p50)')}` : `${format(w.rxkv, w.unit)}${beside('rxkv')}`;
   lines.push(`| ${id} | ${w.description ?? w.note} | ${figure} | ${baseline} | ${ratio} | ${w.target} | ${w.met ? 'yes' : 'no'} |`);
 }
 console.log(lines.join('\n'));
