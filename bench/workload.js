@@ -184,6 +184,17 @@ export const SIZES = {
   C3_MISSED: env('C3_MISSED', 100000),
 };
 
+/** W11's figures of its accepted connections, the same for rxkv and its baseline: heap and rss per connection (against `idle`), the accept rate. */
+export function acceptFigures({ idle, live, connections, acceptMs, acceptCpuMicros }) {
+  return {
+    heapPerConnectionKiB: (live.heapUsed - idle.heapUsed) / connections / 1024,
+    rssPerConnectionKiB: (live.rss - idle.rss) / connections / 1024,
+    connectionsPerSec: connections / (acceptMs / 1000),
+    acceptMs,
+    serverCpuMicrosPerAccept: acceptCpuMicros / connections,
+  };
+}
+
 /** Writes lines to a file, as fast as the stream takes them; resolves once the file is closed. */
 export async function writeLines(file, lines) {
   const { createWriteStream } = await import('node:fs');

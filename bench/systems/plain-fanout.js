@@ -12,7 +12,7 @@ import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
-import { SIZES, addLatency, histogramFigures, keyOf, memory, operations, random, record } from '../workload.js';
+import { SIZES, acceptFigures, addLatency, histogramFigures, keyOf, memory, operations, random, record } from '../workload.js';
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), '..', 'child.js');
 const WHOLE_TABLE_CLIENTS = 10;
@@ -234,13 +234,8 @@ export async function W11() {
   const replies = await drain(children, subscriptions, lastSeqs(changes), changes.length);
   await stopClients(children);
   await server.close();
-  const connections = subscriptions.length;
   return {
-    heapPerConnectionKiB: (live.heapUsed - idle.heapUsed) / connections / 1024,
-    rssPerConnectionKiB: (live.rss - idle.rss) / connections / 1024,
-    connectionsPerSec: connections / (acceptMs / 1000),
-    acceptMs,
-    serverCpuMicrosPerAccept: acceptCpuMicros / connections,
+    ...acceptFigures({ idle, live, connections: subscriptions.length, acceptMs, acceptCpuMicros }),
     ...histogramFigures(replies.map((reply) => reply.latencies)),
     serverCpuMicrosPerMerge: (used.user + used.system) / changes.length,
     ...totals(replies),

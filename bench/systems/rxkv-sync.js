@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { open } from 'rxkv';
 import { serve } from 'rxkv/server';
-import { SIZES, addLatency, histogramFigures, keyOf, memory, operations, percentile, random, record, runWindowed } from '../workload.js';
+import { SIZES, acceptFigures, addLatency, histogramFigures, keyOf, memory, operations, percentile, random, record, runWindowed } from '../workload.js';
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), '..', 'child.js');
 const TABLE = 'bench';
@@ -587,13 +587,8 @@ export async function W11({ dir }) {
   }
   await stopClients(children);
   await tearDown(setup);
-  const connections = subscriptions.length;
   return {
-    heapPerConnectionKiB: (live.heapUsed - idle.heapUsed) / connections / 1024,
-    rssPerConnectionKiB: (live.rss - idle.rss) / connections / 1024,
-    connectionsPerSec: connections / (acceptMs / 1000),
-    acceptMs,
-    serverCpuMicrosPerAccept: acceptCpuMicros / connections,
+    ...acceptFigures({ idle, live, connections: subscriptions.length, acceptMs, acceptCpuMicros }),
     ...histogramFigures(drained.map((reply) => reply.latencies)),
     serverCpuMicrosPerMerge: cpuMicros / SIZES.W11_MERGES,
     clockOffsetMs: Math.max(...offsets.map(({ offset }) => Math.abs(offset))),

@@ -1,37 +1,6 @@
 import jsonpatch from 'fast-json-patch';
 import { diff, mergePatch, type Json } from 'rxkv/json';
-import { Random } from '../helpers/random.js';
-
-/**
- * Random JSON, with member names chosen to exercise pointer escaping. fast-json-patch refuses
- * every path through `__proto__` (a guard of its own), so that member is checked separately.
- */
-function randomJson(random: Random, depth: number): Json {
-  const kind = depth <= 0 ? random.int(4) : random.int(6);
-  switch (kind) {
-    case 0:
-      return random.int(1000) - 500;
-    case 1:
-      return random.pick(['', 'a', 'x/y', 'é', '~0']);
-    case 2:
-      return random.chance(0.5);
-    case 3:
-      return null;
-    case 4: {
-      const length = random.int(4);
-      return Array.from({ length }, () => randomJson(random, depth - 1));
-    }
-    default: {
-      const object: Record<string, Json> = {};
-      const count = random.int(4);
-      for (let i = 0; i < count; i++) {
-        const name = random.pick(['a', 'b', 'c', 'a/b', 'm~n', '', 'constructor', '0']);
-        Object.defineProperty(object, name, { value: randomJson(random, depth - 1), enumerable: true, writable: true, configurable: true });
-      }
-      return object;
-    }
-  }
-}
+import { Random, randomJson } from '../helpers/random.js';
 
 function replay(previous: Json | undefined, value: Json | undefined): Json | undefined {
   const document = { root: previous === undefined ? undefined : jsonpatch.deepClone(previous) };

@@ -1,28 +1,6 @@
 import jsonpatch from 'fast-json-patch';
 import { applyPatch, diff, ErrorCode, RxkvError, type Json, type Operation } from 'rxkv/json';
-import { Random } from '../helpers/random.js';
-
-/** Random JSON (member names that need pointer escaping, numeric names, arrays of every length). */
-function randomJson(random: Random, depth: number): Json {
-  const kind = depth <= 0 ? random.int(4) : random.int(6);
-  switch (kind) {
-    case 0:
-      return random.int(1000) - 500;
-    case 1:
-      return random.pick(['', 'a', 'x/y', '~0']);
-    case 2:
-      return random.chance(0.5);
-    case 3:
-      return null;
-    case 4:
-      return Array.from({ length: random.int(5) }, () => randomJson(random, depth - 1));
-    default: {
-      const object: Record<string, Json> = {};
-      for (let i = random.int(4); i > 0; i--) object[random.pick(['a', 'b', 'c', 'a/b', 'm~n', '', '0'])] = randomJson(random, depth - 1);
-      return object;
-    }
-  }
-}
+import { Random, randomJson } from '../helpers/random.js';
 
 /** Every container of a value, frozen or not. */
 function isDeepFrozen(value: unknown): boolean {
