@@ -1,9 +1,9 @@
 import { ErrorCode, RxkvError } from '../errors.js';
 import type { Json } from '../json/types.js';
+import { toFrozenJson } from '../json/validate.js';
 import { uuid } from '../model/uuid.js';
 import type { ServerMessage, SubscriptionFilter, WireChange, WriteOp } from '../sync/protocol.js';
 import { utf8Length } from '../sync/size.js';
-import { toFrozenJson } from '../json/validate.js';
 import { OptimisticWrite, PendingWrites } from './optimistic.js';
 import { Feed, ServerSub, TableReplica, type SubscriptionObserver } from './replica.js';
 import { Tail } from './tail.js';

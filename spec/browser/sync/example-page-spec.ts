@@ -10,13 +10,18 @@ describe('examples/sync: the page', () => {
     await elsewhere?.close();
   });
 
-  it('should show the table live: an edit made elsewhere appears on the page', async () => {
-    // Served through Karma's proxy (same origin, so the spec can read the page), synced with the example's server.
+  /** The page, served through Karma's proxy (same origin, so the spec can read it), synced with the example's server, once rendered. */
+  async function openPage(): Promise<() => Document> {
     frame = document.createElement('iframe');
     frame.src = `/example/?sync=${encodeURIComponent(fixture.exampleSyncUrl)}`;
     document.body.append(frame);
     const page = (): Document => frame.contentDocument!;
     await eventually(() => page()?.querySelector('#todos[data-seq]') !== null, 'the first render', 10_000);
+    return page;
+  }
+
+  it('should show the table live: an edit made elsewhere appears on the page', async () => {
+    const page = await openPage();
     expect(page().querySelector('#status')!.textContent).toBe('open');
     const before = page().querySelectorAll('li[data-key]').length;
 
@@ -35,11 +40,7 @@ describe('examples/sync: the page', () => {
   });
 
   it("should show the page's own edit at once (optimistic), marked until the server confirms it", async () => {
-    frame = document.createElement('iframe');
-    frame.src = `/example/?sync=${encodeURIComponent(fixture.exampleSyncUrl)}`;
-    document.body.append(frame);
-    const page = (): Document => frame.contentDocument!;
-    await eventually(() => page()?.querySelector('#todos[data-seq]') !== null, 'the first render', 10_000);
+    const page = await openPage();
     expect(page().querySelector('.hint')!.textContent).toContain('optimistic');
     elsewhere = connect(fixture.exampleSyncUrl);
     const key = uuid();
