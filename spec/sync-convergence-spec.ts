@@ -17,6 +17,8 @@ class Stream {
   readonly folded = new Map<string, Json>();
   readonly problems: string[] = [];
   private lastSeq = 0;
+  /** Another database was swapped in: the first seq lower than the last is its history starting. */
+  private swapped = false;
 
   constructor(
     readonly table: string,
@@ -35,15 +37,21 @@ class Stream {
     }
     // An optimistic change carries the seq of the state it was shown on, not a commit's: 0 when made
     // just after another history was swapped in, before its first snapshot.
-    if (change.seq < this.lastSeq && change.pending !== true) this.problems.push(`seq ${change.seq} after ${this.lastSeq}`);
+    if (change.seq < this.lastSeq && change.pending !== true) {
+      if (this.swapped) this.swapped = false;
+      else this.problems.push(`seq ${change.seq} after ${this.lastSeq}`);
+    }
     this.lastSeq = change.seq;
     if (change.value === undefined) this.folded.delete(change.key);
     else this.folded.set(change.key, change.value);
   }
 
-  /** Another database was swapped in: its seqs are another history's, which may be lower. */
+  /**
+   * Another database was swapped in: its seqs are another history's, which may be lower. Changes
+   * of the old one may still arrive before the client hears of it (in flight through the proxy).
+   */
   historyChanged(): void {
-    this.lastSeq = 0;
+    this.swapped = true;
   }
 
   covers(key: string): boolean {

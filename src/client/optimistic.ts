@@ -20,6 +20,8 @@ export class OptimisticWrite {
  */
 export class PendingWrites {
   private writes: OptimisticWrite[] = [];
+  /** The writes on each record (`table \0 key`), in order: a rebase reads those only. */
+  private readonly byRecord = new Map<string, OptimisticWrite[]>();
   /** How many there are (`RemoteDatabase.pending$`). */
   readonly count$ = new BehaviorSubject(0);
 
@@ -29,6 +31,11 @@ export class PendingWrites {
 
   add(write: OptimisticWrite): void {
     this.writes.push(write);
+    for (const record of records(write)) {
+      const writes = this.byRecord.get(record);
+      if (writes === undefined) this.byRecord.set(record, [write]);
+      else writes.push(write);
+    }
     this.count$.next(this.writes.length);
   }
 
@@ -37,6 +44,11 @@ export class PendingWrites {
     const at = this.writes.indexOf(write);
     if (at === -1) return false;
     this.writes.splice(at, 1);
+    for (const record of records(write)) {
+      const left = this.byRecord.get(record)!.filter((each) => each !== write);
+      if (left.length === 0) this.byRecord.delete(record);
+      else this.byRecord.set(record, left);
+    }
     this.count$.next(this.writes.length);
     return true;
   }
@@ -54,21 +66,20 @@ export class PendingWrites {
   /** The ops of every pending write on one record, in order. */
   opsOf(table: string, key: string): WriteOp[] {
     const ops: WriteOp[] = [];
-    for (const write of this.writes) for (const op of write.ops) if (op.key === key && op.table === table) ops.push(op);
+    for (const write of this.byRecord.get(table + '\0' + key) ?? []) for (const op of write.ops) if (op.key === key && op.table === table) ops.push(op);
     return ops;
-  }
-
-  /** Every record a pending write touches, by table. */
-  keysOf(table: string): Set<string> {
-    const keys = new Set<string>();
-    for (const write of this.writes) for (const op of write.ops) if (op.table === table) keys.add(op.key);
-    return keys;
   }
 
   clear(): void {
     this.writes = [];
+    this.byRecord.clear();
     this.count$.next(0);
   }
+}
+
+/** The records a write touches, each once. */
+function records(write: OptimisticWrite): Set<string> {
+  return new Set(write.ops.map((op) => op.table + '\0' + op.key));
 }
 
 /** A record as the server will make it: `ops` applied in order to its confirmed value (RFC 7396 for merges, as the server does). */
