@@ -179,7 +179,6 @@ export class RemoteTable<T = Json> extends OrderedRecords<T> {
   delete(key: string, options?: RemoteWriteOptions): Promise<number> {
     return this.session.write([this.ops.delete(key)], optimistic(options));
   }
-
 }
 
 /** A write's `optimistic` option, checked (undefined: the client's default). */
