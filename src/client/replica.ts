@@ -198,8 +198,9 @@ export class TableReplica {
     this.view = null;
     const after = this.value(key);
     if (before === after || (before !== undefined && after !== undefined && jsonEqual(before, after))) return;
-    const pending = this.shown.has(key);
-    this.emit(this.covering(key), { table: this.name, key, op: changeOp(before, after), value: after, previous: before, patch: diff(before, after), seq, ts, pending });
+    const covering = this.covering(key);
+    if (covering.length === 0) return; // shown to reads only: no stream to tell, no patch to make
+    this.emit(covering, { table: this.name, key, op: changeOp(before, after), value: after, previous: before, patch: diff(before, after), seq, ts, pending: this.shown.has(key) });
   }
 
   /** Applies a change from the server; returns false when the patch does not apply (the replica diverged). */
