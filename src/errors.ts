@@ -19,7 +19,7 @@ export const ErrorCode = {
   NOT_A_NUMBER: 'NOT_A_NUMBER',
   /** The database is closed (or closing): nothing more can be written. */
   DATABASE_CLOSED: 'DATABASE_CLOSED',
-  /** The directory is held by another open database (in this or another process). */
+  /** The directory is held by another open database (in this or another process), or a persisted replica's store by another client. */
   DATABASE_LOCKED: 'DATABASE_LOCKED',
   /**
    * Commits acknowledged earlier are missing from the database (a hole in the WAL, or a tail
@@ -53,6 +53,13 @@ export const ErrorCode = {
   CLIENT_CLOSED: 'CLIENT_CLOSED',
   /** Sync: the server failed to handle a request (a defect on its side, not the request's). */
   INTERNAL: 'INTERNAL',
+  /**
+   * Sync: the store of a persisted replica (`connect(url, { persist })`) failed to read or write:
+   * what it failed to write was not kept (a write in it rejects, unsent).
+   */
+  STORE_FAILED: 'STORE_FAILED',
+  /** Sync: the store of a persisted replica is out of space (IndexedDB's quota, a full disk): what did not fit was not kept. */
+  QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
   /**
    * Cluster: NATS could not be reached, or JetStream had no quorum, within the cluster's `timeout`:
    * the writes were not acknowledged (applied only if the stream got them after all).

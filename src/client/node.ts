@@ -5,3 +5,4 @@ import type { WebSocketConstructor } from './transport.js';
 
 export const connect = connector(WebSocket as unknown as WebSocketConstructor);
 export * from './exports.js';
+export { fileStore } from './file-store.js';

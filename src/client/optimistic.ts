@@ -11,6 +11,8 @@ export class OptimisticWrite {
   constructor(
     /** Its ops, with frozen copies of their values (the caller may change its own after the call). */
     readonly ops: readonly WriteOp[],
+    /** Its mutation number (the write it shows). */
+    readonly m: number,
   ) {}
 }
 

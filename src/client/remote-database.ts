@@ -107,6 +107,15 @@ export class RemoteDatabase {
     return this.session.write(ops, shown);
   }
 
+  /**
+   * Failures no call can be told of, on a persisted replica (`persist`): its store failed to save
+   * records (`STORE_FAILED`, `QUOTA_EXCEEDED`), they outgrew `maxStoredBytes` (`LIMIT_EXCEEDED`),
+   * or a write an earlier client left in the store failed on the server. Completes on `close()`.
+   */
+  get errors$(): Observable<RxkvError> {
+    return this.session.errors.asObservable();
+  }
+
   /** How many optimistic writes the replica shows that its confirmed state does not include yet. */
   get pending$(): Observable<number> {
     return this.session.optimistic.count$.asObservable();

@@ -76,6 +76,11 @@ export class ServerSub {
     this.pages = null;
   }
 
+  /** Its records were restored from a persisted replica's store, as of `seq`: it resumes from there. */
+  restoreAt(seq: number): void {
+    this.ownSeq = seq;
+  }
+
   /** The server follows another history: the position reached means nothing there. */
   forgetPosition(): void {
     this.ownSeq = 0;
@@ -155,7 +160,14 @@ export class TableReplica {
     readonly name: string,
     readonly feed: Feed,
     private readonly pending: PendingWrites,
+    /** Told of every record set or dropped: a persisted replica stores it. */
+    private readonly recordChanged?: (table: string, key: string) => void,
   ) {}
+
+  /** A record as a persisted replica's store kept it (no stream is live yet: nothing to tell). */
+  restore(key: string, value: Json): void {
+    this.records.set(key, value);
+  }
 
   /** A record as the replica shows it: with the optimistic writes on it. */
   value(key: string): Json | undefined {
@@ -287,6 +299,7 @@ export class TableReplica {
     else this.records.set(key, value);
     if (seq !== undefined && this.feed.resuming) this.resumed.set(key, seq);
     this.view = null;
+    this.recordChanged?.(this.name, key);
   }
 
   private covering(key: string): ServerSub[] {

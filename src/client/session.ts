@@ -1,11 +1,15 @@
+import { Subject } from 'rxjs';
 import { ErrorCode, RxkvError } from '../errors.js';
+import { deepFreeze } from '../json/freeze.js';
 import type { Json } from '../json/types.js';
 import { toFrozenJson } from '../json/validate.js';
 import { uuid } from '../model/uuid.js';
 import type { ServerMessage, SubscriptionFilter, WireChange, WriteOp } from '../sync/protocol.js';
 import { utf8Length } from '../sync/size.js';
 import { OptimisticWrite, PendingWrites } from './optimistic.js';
+import { Persistence, type PersistedReplica } from './persistence.js';
 import { Feed, ServerSub, TableReplica, type SubscriptionObserver } from './replica.js';
+import type { ReplicaStore, StoredReplica, StoredSubscription } from './store.js';
 import { Tail } from './tail.js';
 import { Transport, type Status, type TransportOptions, type WebSocketConstructor } from './transport.js';
 import { WriteQueue, type PendingWrite } from './write-queue.js';
@@ -28,13 +32,25 @@ const SUBSCRIBE_ENVELOPE = utf8Length(JSON.stringify({ type: 'subscribe', id: Nu
 const DEFAULT_WRITE_TIMEOUT = 30_000;
 /** Writes without an outcome a client holds, by default (offline, say), beyond which a new one is refused. */
 const DEFAULT_MAX_PENDING_WRITES = 10_000;
+/** The JSON a persisted replica's store may hold, by default. */
+const DEFAULT_MAX_STORED_BYTES = 50 * 1024 * 1024;
 
 export interface SessionOptions extends TransportOptions {
   /**
-   * How long a write may wait for the server's answer, in ms (default 30 s; 0: forever), across
-   * reconnects. Past it, it rejects with `TIMEOUT`: applied at most once, maybe not at all.
+   * How long a write may wait for the server's answer, in ms (default 30 s, or 0 with `persist`;
+   * 0: forever), across reconnects. Past it, it rejects with `TIMEOUT`: applied at most once,
+   * maybe not at all.
    */
   writeTimeout?: number;
+  /**
+   * Keep the replica in this store (`indexedDbStore(name)` in the browser, `fileStore(path)` or
+   * `memoryStore()` in Node): its records, positions and pending writes outlive the client. A new
+   * client on the same store shows them at once, offline too, then resumes from its position and
+   * sends the pending writes, each applied once.
+   */
+  persist?: ReplicaStore;
+  /** The most JSON the store holds, in bytes (default 50 MiB): see `connect`. */
+  maxStoredBytes?: number;
   /**
    * Show every write at once, before the server confirms it (default false: a write shows once
    * committed). Each write can say otherwise (`{ optimistic }`). See `RemoteTable.merge`.
@@ -81,18 +97,50 @@ export class ReplicaSession {
   private ended: Promise<void> | null = null;
   /** One-off requests (dumps, questions) made before the connection was welcomed: sent once it is. */
   private waiting: { send(): void; fail(error: unknown): void }[] = [];
+  /** The store of a persisted replica (null: the replica lives in memory). */
+  private readonly persistence: Persistence | null = null;
+  /** The store is being read: nothing is sent, and writes wait (their mutation numbers follow the stored ones). */
+  private loading: Promise<void> | null = null;
+  /** Set once ending: the writes rejected then stay in the store, for the next client on it. */
+  private ending = false;
+  /** The store was loaded: it is this client's until it ends. */
+  private storeHeld = false;
+  /** What ended the client, when it did not close: every later request fails with it. */
+  private failure: RxkvError | null = null;
+  /** Failures no caller can be told of (`RemoteDatabase.errors$`). */
+  readonly errors = new Subject<RxkvError>();
 
   constructor(url: string, options: SessionOptions, WebSocket: WebSocketConstructor) {
-    this.writes = new WriteQueue(options.writeTimeout ?? DEFAULT_WRITE_TIMEOUT);
+    const store = options.persist;
+    this.writes = new WriteQueue(options.writeTimeout ?? (store === undefined ? DEFAULT_WRITE_TIMEOUT : 0));
     this.optimisticByDefault = options.optimistic ?? false;
     this.maxPendingWrites = options.maxPendingWrites ?? DEFAULT_MAX_PENDING_WRITES;
     // The server applies each write of this id once: a new id per client, since its mutation numbers start at 1.
     this.transport = new Transport(url, options, uuid(), WebSocket, {
       message: (message) => this.receive(message),
       lost: () => this.lost(),
-      refused: (reason) => void this.stop({ state: 'refused', reason }, ErrorCode.UNAUTHORIZED),
+      refused: (reason) => void this.stop({ state: 'refused', reason }, new RxkvError(ErrorCode.UNAUTHORIZED, `The server refused this client: ${reason}.`)),
     });
-    this.transport.connect();
+    if (store === undefined) {
+      this.transport.connect();
+      return;
+    }
+    const persistence = (this.persistence = new Persistence(store, options.maxStoredBytes ?? DEFAULT_MAX_STORED_BYTES, this.persisted()));
+    persistence.errors.subscribe((error) => this.errors.next(error));
+    this.loading = store.load().then(
+      (state) => {
+        this.loading = null;
+        this.storeHeld = true;
+        if (this.ended !== null) return;
+        this.restore(state);
+        this.transport.connect();
+      },
+      (error: unknown) => {
+        this.loading = null;
+        const failure = error instanceof RxkvError ? error : new RxkvError(ErrorCode.STORE_FAILED, `The replica's store could not be read: ${(error as Error)?.message ?? String(error)}.`, { cause: error });
+        void this.stop({ state: 'refused', reason: failure.message }, failure);
+      },
+    );
   }
 
   /** The seq of the newest state the replica shows. */
@@ -103,7 +151,11 @@ export class ReplicaSession {
   /** The replica of a table (a checked name), made on first use. */
   replica(name: string): TableReplica {
     let replica = this.tables.get(name);
-    if (replica === undefined) this.tables.set(name, (replica = new TableReplica(name, this.feed, this.optimistic)));
+    if (replica === undefined) {
+      const persistence = this.persistence;
+      const changed = persistence === null ? undefined : (table: string, key: string) => persistence.recordChanged(table, key);
+      this.tables.set(name, (replica = new TableReplica(name, this.feed, this.optimistic, changed)));
+    }
     return replica;
   }
 
@@ -116,7 +168,7 @@ export class ReplicaSession {
   attach(replica: TableReplica, filter: SubscriptionFilter, observer: SubscriptionObserver): () => void {
     const { state, reason } = this.transport.status;
     if (state === 'closed' || state === 'refused') {
-      observer.end(state === 'closed' ? undefined : new RxkvError(ErrorCode.UNAUTHORIZED, `The server refused this client: ${reason}.`));
+      observer.end(state === 'closed' ? undefined : this.refusal(reason));
       return () => undefined;
     }
     if (filter.keys !== undefined && filter.keys.length === 0) {
@@ -150,7 +202,7 @@ export class ReplicaSession {
   tail(table: string, prefix: string | undefined, next: (change: WireChange) => void, end: (error: RxkvError | undefined) => void): () => void {
     const { state, reason } = this.transport.status;
     if (state === 'closed' || state === 'refused') {
-      end(state === 'closed' ? undefined : new RxkvError(ErrorCode.UNAUTHORIZED, `The server refused this client: ${reason}.`));
+      end(state === 'closed' ? undefined : this.refusal(reason));
       return () => undefined;
     }
     const tail = new Tail(this.nextSub++, table, prefix, next, end);
@@ -167,29 +219,66 @@ export class ReplicaSession {
    * seq once durable on the server. An `optimistic` one shows in the replica at once.
    */
   write(ops: readonly WriteOp[], optimistic = this.optimisticByDefault): Promise<number> {
+    if (this.loading !== null) {
+      // Copied now: the caller may change its objects while the store is read.
+      const copied = ops.map(frozenOp);
+      return this.loading.then(() => this.write(copied, optimistic));
+    }
     return new Promise((resolve, reject) => {
       const { state, reason } = this.transport.status;
       if (state === 'closed') reject(new RxkvError(ErrorCode.CLIENT_CLOSED, 'This client was closed: nothing more can be written.'));
-      else if (state === 'refused') reject(new RxkvError(ErrorCode.UNAUTHORIZED, `The server refused this client: ${reason}.`));
+      else if (state === 'refused') reject(this.refusal(reason));
       else if (this.writes.size >= this.maxPendingWrites) {
         reject(new RxkvError(ErrorCode.LIMIT_EXCEEDED, `${this.writes.size} writes already wait for the server's answer (maxPendingWrites): this one was not sent.`));
       } else {
-        const shown = optimistic ? new OptimisticWrite(ops.map(frozenOp)) : null;
-        const write = this.writes.add(
-          ops,
-          (seq) => {
-            if (shown !== null) this.confirmed(shown, seq);
-            resolve(seq);
+        const { persistence } = this;
+        try {
+          persistence?.checkRoom(ops);
+        } catch (error) {
+          reject(error);
+          return;
+        }
+        // What is shown or stored must not change with the caller's objects; what is sent at once is encoded at once.
+        const kept = optimistic || persistence !== null ? ops.map(frozenOp) : ops;
+        const write = this.track(kept, optimistic, resolve, reject);
+        if (persistence === null) {
+          if (this.transport.ready) this.sendWrite(write);
+          return;
+        }
+        write.stored = false;
+        persistence.addWrite({ m: write.m, ops: kept, optimistic }).then(
+          () => {
+            write.stored = true;
+            if (!write.settled && this.transport.ready) this.sendWrite(write);
           },
-          (error) => {
-            if (shown !== null) this.withdraw(shown);
-            reject(error);
-          },
+          (error: unknown) => this.writes.reject(write, error),
         );
-        if (shown !== null) this.show(shown);
-        if (this.transport.ready) this.sendWrite(write);
       }
     });
+  }
+
+  /** Queues a write (a new one, or one `restored` from the store, `m` its number) and shows it when `optimistic`. */
+  private track(ops: readonly WriteOp[], optimistic: boolean, resolve: (seq: number) => void, reject: (error: unknown) => void, restored?: number): PendingWrite {
+    let shown: OptimisticWrite | null = null;
+    const settled = (seq: number): void => {
+      if (shown !== null) this.confirmed(shown, seq);
+      else this.persistence?.removeWrite(write.m);
+      resolve(seq);
+    };
+    const failed = (error: unknown): void => {
+      // Ending: rejected here, but kept in the store for the next client on it.
+      if (!this.ending) {
+        if (shown !== null) this.withdraw(shown);
+        this.persistence?.removeWrite(write.m);
+      }
+      reject(error);
+    };
+    const write = restored === undefined ? this.writes.add(ops, settled, failed) : this.writes.restore(restored, ops, settled, failed);
+    if (optimistic) {
+      shown = new OptimisticWrite(ops, write.m);
+      this.show(shown);
+    }
+    return write;
   }
 
   /** The server's dump (an `admin` request), line by line: the header first, then the records. */
@@ -208,7 +297,7 @@ export class ReplicaSession {
   private once(request: { send(): void; fail(error: unknown): void }): void {
     const { state, reason } = this.transport.status;
     if (state === 'closed') request.fail(new RxkvError(ErrorCode.CLIENT_CLOSED, 'This client was closed.'));
-    else if (state === 'refused') request.fail(new RxkvError(ErrorCode.UNAUTHORIZED, `The server refused this client: ${reason}.`));
+    else if (state === 'refused') request.fail(this.refusal(reason));
     else if (this.transport.ready) request.send();
     else this.waiting.push(request);
   }
@@ -269,6 +358,8 @@ export class ReplicaSession {
     const continued = this.history === undefined || this.history === history;
     if (!continued) this.forgetPositions();
     this.history = history;
+    // Subscriptions restored from the store that no stream took up again are not resumed.
+    for (const sub of [...this.subsByNumber.values()]) if (sub.observers.size === 0) this.forget(sub);
     const subs = [...this.subsByNumber.values()];
     const live = subs.filter((sub) => sub.live);
     const fresh = subs.filter((sub) => !sub.live);
@@ -276,7 +367,7 @@ export class ReplicaSession {
     if (fresh.length > 0) this.subscribe(fresh, false);
     this.diverged = false;
     for (const tail of this.tails.values()) this.sendTail(tail, continued);
-    for (const write of this.writes.all()) this.sendWrite(write);
+    for (const write of this.writes.all()) if (write.stored) this.sendWrite(write);
     const waiting = this.waiting;
     this.waiting = [];
     for (const request of waiting) request.send();
@@ -340,6 +431,73 @@ export class ReplicaSession {
     }
   }
 
+  /**
+   * Takes up what an earlier client left in the store: its client id and mutation numbers, its
+   * records and the positions they reflect (live at once: streams show them, offline too; resumed
+   * from there once connected), and its pending writes (shown again when optimistic, and sent).
+   */
+  private restore(state: StoredReplica | undefined): void {
+    if (state === undefined) return;
+    this.transport.client = state.client;
+    this.writes.startAt(state.nextMutation);
+    this.history = state.history;
+    for (const [table, key, value] of state.records) this.replica(table).restore(key, deepFreeze(value));
+    const restored: ServerSub[] = [];
+    for (const { table, filter, seq } of state.subscriptions) {
+      const replica = this.replica(table);
+      const id = canonical(filter);
+      let sub = replica.subs.get(id);
+      if (sub === undefined) {
+        replica.subs.set(id, (sub = new ServerSub(this.nextSub++, replica, filter)));
+        this.subsByNumber.set(sub.number, sub);
+      }
+      sub.restoreAt(seq);
+      restored.push(sub);
+      if (seq > this.seenSeq) this.seenSeq = seq;
+    }
+    for (const stored of state.writes) {
+      const ops = stored.ops.map(frozenOp);
+      if (stored.seq === undefined) {
+        // Its caller is gone: a refusal is told on `errors$` (its rollback shows in the streams).
+        this.track(ops, stored.optimistic, () => undefined, (error) => {
+          if (!this.ending) this.errors.next(new RxkvError((error as RxkvError).code ?? ErrorCode.INTERNAL, `A write restored from the store (mutation ${stored.m}) failed: ${(error as Error).message}`, { cause: error }));
+        }, stored.m);
+      } else {
+        // Committed already: shown until the replica reflects its seq.
+        const shown = new OptimisticWrite(ops, stored.m);
+        shown.seq = stored.seq;
+        this.show(shown);
+      }
+    }
+    this.persistence!.loaded(state.records, state.writes);
+    // Live only now, with the pending writes on: a stream's first value shows both.
+    if (restored.length > 0) this.feed.resuming = true;
+    for (const sub of restored) {
+      sub.live = true;
+      for (const observer of sub.observers) observer.live();
+    }
+  }
+
+  /** The replica as its store keeps it. */
+  private persisted(): PersistedReplica {
+    return {
+      client: () => this.transport.client,
+      nextMutation: () => this.writes.nextMutation,
+      steady: () => {
+        if (this.history === undefined || this.feed.resuming) return undefined;
+        const subscriptions: StoredSubscription[] = [];
+        for (const sub of this.subsByNumber.values()) {
+          if (!sub.live) continue;
+          if (!sub.synced) return undefined;
+          subscriptions.push({ table: sub.table.name, filter: sub.filter, seq: sub.seq });
+        }
+        return { history: this.history, subscriptions };
+      },
+      record: (table, key) => this.tables.get(table)?.records.get(key),
+      records: () => [...this.tables.values()].flatMap((replica) => [...replica.records].map(([key, value]) => [replica.name, key, value] as const)),
+    };
+  }
+
   /** Shows an optimistic write: every record it touches, rebased with it on top. */
   private show(write: OptimisticWrite): void {
     this.optimistic.add(write);
@@ -350,11 +508,14 @@ export class ReplicaSession {
   private confirmed(write: OptimisticWrite, seq: number): void {
     write.seq = seq;
     if (this.reflects(write)) this.withdraw(write);
+    else this.persistence?.putWrite({ m: write.m, ops: write.ops, optimistic: true, seq });
   }
 
   /** Stops showing an optimistic write (the replica has its commit, or it failed: then its records go back). */
   private withdraw(write: OptimisticWrite): void {
-    if (this.optimistic.remove(write)) this.rebase(write);
+    if (!this.optimistic.remove(write)) return;
+    this.persistence?.removeWrite(write.m);
+    this.rebase(write);
   }
 
   /**
@@ -395,6 +556,7 @@ export class ReplicaSession {
     this.feed.resuming = false;
     for (const replica of this.tables.values()) replica.resumeEnded();
     this.seenSeq = 0;
+    this.persistence?.resetRecords();
     // Committed in the old history: let go with the first state of the new one the replica shows.
     for (const write of this.optimistic.committed()) write.seq = 0;
   }
@@ -403,6 +565,7 @@ export class ReplicaSession {
   private reached(seq: number): void {
     if (seq > this.feed.seq) this.feed.seq = seq;
     if (seq > this.seenSeq) this.seenSeq = seq;
+    this.persistence?.positionsMoved();
   }
 
   /** Ends the resume once every live subscription is synced again. */
@@ -449,6 +612,7 @@ export class ReplicaSession {
     sub.table.subs.delete(canonical(sub.filter));
     sub.table.prune();
     this.resumedAll();
+    this.persistence?.positionsMoved();
   }
 
   /**
@@ -525,17 +689,30 @@ export class ReplicaSession {
     this.feed.seq = 0;
   }
 
-  private stop(status: Status, code: ErrorCode | undefined): Promise<void> {
-    return (this.ended ??= this.end(status, code));
+  private stop(status: Status, failure: RxkvError | undefined): Promise<void> {
+    return (this.ended ??= this.end(status, failure));
   }
 
-  /** Ends the session for good: streams complete (or error with `code`), writes reject. */
-  private async end(status: Status, code: ErrorCode | undefined): Promise<void> {
+  /** Why a request fails once the client ended without closing. */
+  private refusal(reason: string | undefined): RxkvError {
+    return this.failure ?? new RxkvError(ErrorCode.UNAUTHORIZED, `The server refused this client: ${reason}.`);
+  }
+
+  /** Ends the session for good: streams complete (or error with `failure`), writes reject. */
+  private async end(status: Status, failure: RxkvError | undefined): Promise<void> {
+    this.ending = true;
+    this.failure = failure ?? null;
+    this.persistence?.detach();
     const closed = this.transport.end(status);
     const error =
-      code === undefined
-        ? new RxkvError(ErrorCode.CLIENT_CLOSED, 'This client was closed before the server acknowledged this write: it may or may not have been committed.')
-        : new RxkvError(code, `The server refused this client: ${status.reason}.`);
+      failure ??
+      new RxkvError(
+        ErrorCode.CLIENT_CLOSED,
+        this.persistence === null
+          ? 'This client was closed before the server acknowledged this write: it may or may not have been committed.'
+          : 'This client was closed before the server acknowledged this write: it stays in the store, and the next client on it sends it (applied once).',
+      );
+    const code = failure?.code;
     for (const request of this.pending.values()) {
       if (request.kind === 'dump') request.lines.fail(error);
       else if (request.kind === 'ask') request.reject(error);
@@ -558,6 +735,11 @@ export class ReplicaSession {
       sub.observers.clear();
     }
     await closed;
+    if (this.loading !== null) await this.loading;
+    if (this.persistence !== null && this.storeHeld) {
+      await this.persistence.close().catch((error: unknown) => this.errors.next(error as RxkvError));
+    }
+    this.errors.complete();
   }
 }
 

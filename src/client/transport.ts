@@ -77,8 +77,8 @@ export class Transport {
   constructor(
     private readonly url: string,
     private readonly options: TransportOptions,
-    /** Said in every hello: the server applies each write of this client once. */
-    private readonly client: string,
+    /** Said in every hello: the server applies each write of this client once (a persisted replica's is set from its store before `connect`). */
+    public client: string,
     private readonly WebSocket: WebSocketConstructor,
     private readonly events: TransportEvents,
   ) {}

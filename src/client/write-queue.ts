@@ -4,6 +4,8 @@ import type { WriteOp } from '../sync/protocol.js';
 /** One write of the client, from the call until its outcome: sent, and sent again, as mutation `m`. */
 export class PendingWrite {
   settled = false;
+  /** In the replica's store, when it has one: only then may it be sent (its mutation number is never reused). */
+  stored = true;
   timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
@@ -26,6 +28,24 @@ export class WriteQueue {
   private next = 1;
 
   constructor(private readonly timeout: number) {}
+
+  /** The mutation number the next write gets. */
+  get nextMutation(): number {
+    return this.next;
+  }
+
+  /** A write of an earlier client on the same store (restored from it): sent as it was, with no timeout. */
+  restore(m: number, ops: readonly WriteOp[], resolve: (seq: number) => void, reject: (error: unknown) => void): PendingWrite {
+    const write = new PendingWrite(m, ops, resolve, reject);
+    this.unsettled.set(m, write);
+    if (m >= this.next) this.next = m + 1;
+    return write;
+  }
+
+  /** Numbers below `next` were used by an earlier client on the same store. */
+  startAt(next: number): void {
+    if (next > this.next) this.next = next;
+  }
 
   add(ops: readonly WriteOp[], resolve: (seq: number) => void, reject: (error: unknown) => void): PendingWrite {
     const write = new PendingWrite(this.next++, ops, resolve, reject);
