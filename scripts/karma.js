@@ -13,6 +13,8 @@ export async function runBrowserSpecs() {
   process.env.CHROME_BIN = ensureChromium();
   const entryPoints = readdirSync(resolve(root, 'spec/browser'), { recursive: true })
     .filter((file) => file.endsWith('-spec.ts'))
+    // While working on some: RXKV_BROWSER_SPECS=persist runs only the files whose path has that in it.
+    .filter((file) => process.env.RXKV_BROWSER_SPECS === undefined || file.includes(process.env.RXKV_BROWSER_SPECS))
     .map((file) => resolve(root, 'spec/browser', file));
   if (entryPoints.length === 0) throw new Error('No browser specs found under spec/browser.');
   // One bundle, browser platform: a Node built-in in the import graph fails the build here.

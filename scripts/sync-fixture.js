@@ -2,6 +2,7 @@
 // rxkv/server on a loopback port, with a small HTTP control API the specs use to act as "the
 // server side" (write, read, cut connections), and the sync example (examples/sync).
 import { createServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +14,10 @@ export async function startSyncFixture() {
   const dir = mkdtempSync(join(tmpdir(), 'rxkv-karma-'));
   const db = await open(join(dir, 'db'));
   const sockets = new Set();
-  const http = createServer((request, response) => control(db, sockets, request, response));
+  // How many changes each record had: a write applied twice would count twice.
+  const counts = new Map();
+  db.changes().subscribe(({ table, key }) => counts.set(`${table}/${key}`, (counts.get(`${table}/${key}`) ?? 0) + 1));
+  const http = createServer((request, response) => control(db, sockets, counts, request, response));
   http.on('upgrade', (_request, socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -32,6 +36,9 @@ export async function startSyncFixture() {
     authorize: (principal, access) => access.action !== 'write' || principal.admin,
   });
   const example = await startExample({ port: 0, dir: join(dir, 'example') });
+  // A server that is down, as a client sees it: every connection is cut at once.
+  const down = createNetServer((socket) => socket.destroy());
+  await new Promise((resolve) => down.listen(0, '127.0.0.1', resolve));
   const base = `127.0.0.1:${http.address().port}`;
   return {
     args: {
@@ -40,10 +47,12 @@ export async function startSyncFixture() {
       controlUrl: `http://${base}/control`,
       exampleUrl: example.url,
       exampleSyncUrl: example.syncUrl,
+      offlineSyncUrl: `ws://127.0.0.1:${down.address().port}/sync`,
       inspectorUrl: `http://${base}/inspector/`,
       secureInspectorUrl: `http://${base}/secure-inspector/`,
     },
     async close() {
+      await new Promise((resolve) => down.close(resolve));
       await example.close();
       await secure.close();
       await server.close();
@@ -57,8 +66,8 @@ export async function startSyncFixture() {
   };
 }
 
-/** POST /control/{merge,put,delete,fill,get,drop} with a JSON body; answers JSON, to any origin. */
-async function control(db, sockets, request, response) {
+/** POST /control/{merge,put,delete,fill,get,drop} with a JSON body; answers JSON, to any origin. `get` tells the record's count of changes too. */
+async function control(db, sockets, counts, request, response) {
   const headers = { 'access-control-allow-origin': '*', 'access-control-allow-headers': 'content-type', 'content-type': 'application/json' };
   if (request.method === 'OPTIONS') return response.writeHead(204, headers).end();
   try {
@@ -75,7 +84,7 @@ async function control(db, sockets, request, response) {
         for (let i = 0; i < body.count; i++) tx.table(body.table).put(`k${String(i).padStart(6, '0')}`, { i, text: 'x'.repeat(body.bytes) });
       });
       result = { seq: db.seq };
-    } else if (action === 'get') result = { value: db.table(body.table).get(body.key) ?? null };
+    } else if (action === 'get') result = { value: db.table(body.table).get(body.key) ?? null, changes: counts.get(`${body.table}/${body.key}`) ?? 0 };
     else if (action === 'drop') {
       result = { dropped: sockets.size };
       for (const socket of sockets) socket.destroy();

@@ -1,6 +1,7 @@
 export { RemoteDatabase, RemoteTransaction, type ConnectOptions, type ConnectionState, type PatchChange, type PatchChangeFilter, type Status } from './remote-database.js';
 export { RemoteTable, type RemoteWriteOptions } from './remote-table.js';
 export { ReplicaSnapshot } from './replica.js';
+export { indexedDbStore, type IndexedDbStoreOptions } from './indexeddb-store.js';
 export { memoryStore, type ReplicaStore, type StoreBatch, type StoredRecord, type StoredReplica, type StoredSubscription, type StoredWrite } from './store.js';
 export type { Change, ChangeOp } from '../model/change.js';
 export type { ChangeFilter } from '../model/filter.js';

@@ -1,4 +1,4 @@
-import { Observable } from 'rxjs';
+import { filter, firstValueFrom, Observable } from 'rxjs';
 import type { Json } from '../json/types.js';
 import type { ChangeOp } from '../model/change.js';
 import { checkTableName } from '../model/keys.js';
@@ -6,6 +6,7 @@ import { ErrorCode, fail, RxkvError } from '../errors.js';
 import { EVERY_TABLE, type ServerStats, type WireChange, type WriteOp } from '../sync/protocol.js';
 import { optimistic, RemoteTable, writeVerbs, type RemoteWriteOptions, type WriteVerbs } from './remote-table.js';
 import { ReplicaSession, type SessionOptions } from './session.js';
+import { storeError, type ReplicaStore } from './store.js';
 import type { Status, WebSocketConstructor } from './transport.js';
 
 export type ConnectOptions = SessionOptions;
@@ -30,10 +31,42 @@ export type { ConnectionState, Status } from './transport.js';
  */
 export class RemoteDatabase {
   private readonly session: ReplicaSession;
+  /** Clients sending the pending writes of the store's orphans (another tab's slot, say). */
+  private readonly recovering = new Set<ReplicaSession>();
 
   /** @internal Made by `connect`. */
   constructor(url: string, options: ConnectOptions, WebSocket: WebSocketConstructor) {
     this.session = new ReplicaSession(url, options, WebSocket);
+    const orphans = options.persist?.orphans?.bind(options.persist);
+    if (orphans !== undefined) void this.recover(orphans, url, options, WebSocket);
+  }
+
+  /**
+   * Once online, sends the writes the store's orphans hold, each under its own client id (so that
+   * each is applied once), through a client of its own on that store, closed once they are answered.
+   */
+  private async recover(orphans: () => Promise<ReplicaStore[]>, url: string, options: ConnectOptions, WebSocket: WebSocketConstructor): Promise<void> {
+    const status = await firstValueFrom(this.session.transport.status$.pipe(filter(({ state }) => state !== 'connecting')), { defaultValue: { state: 'closed' } as Status });
+    if (status.state !== 'open') return;
+    let stores: ReplicaStore[];
+    try {
+      stores = await orphans();
+    } catch (error) {
+      this.session.errors.next(storeError(error, 'looking for the pending writes of other tabs'));
+      return;
+    }
+    for (const store of stores) {
+      if (this.session.transport.status.state === 'closed') {
+        await store.close();
+        continue;
+      }
+      const orphan = new ReplicaSession(url, { ...options, persist: store, optimistic: false }, WebSocket);
+      this.recovering.add(orphan);
+      orphan.errors.subscribe((error) => this.session.errors.next(error));
+      await orphan.drained();
+      await orphan.close();
+      this.recovering.delete(orphan);
+    }
   }
 
   /** The connection's state: `connecting` (also while waiting to reconnect), `open`, `closed` (by `close()`) or `refused` (by the server; final). */
@@ -144,8 +177,8 @@ export class RemoteDatabase {
   }
 
   /** Closes the connection: streams complete, writes not yet acknowledged reject (`CLIENT_CLOSED`). */
-  close(): Promise<void> {
-    return this.session.close();
+  async close(): Promise<void> {
+    await Promise.all([this.session.close(), ...[...this.recovering].map((orphan) => orphan.close())]);
   }
 }
 

@@ -101,8 +101,14 @@ export class ReplicaSnapshot<T = Json> extends OrderedRecords<T> {
     readonly seq: number,
     /** Some of its records include optimistic writes the server has not confirmed yet. */
     readonly hasPendingWrites = false,
+    private readonly pendingKeys: ReadonlySet<string> | undefined = undefined,
   ) {
     super();
+  }
+
+  /** Whether the record as shown includes optimistic writes the server has not confirmed yet (a record shown deleted too). */
+  isPending(key: string): boolean {
+    return this.pendingKeys?.has(key) ?? false;
   }
 
   get size(): number {
@@ -193,7 +199,7 @@ export class TableReplica {
         if (value === undefined) records.delete(key);
         else records.set(key, value);
       }
-      this.view = new ReplicaSnapshot(records, seq, this.shown.size > 0);
+      this.view = new ReplicaSnapshot(records, seq, this.shown.size > 0, this.shown.size > 0 ? new Set(this.shown.keys()) : undefined);
     }
     return this.view;
   }

@@ -32,6 +32,8 @@ const SUBSCRIBE_ENVELOPE = utf8Length(JSON.stringify({ type: 'subscribe', id: Nu
 const DEFAULT_WRITE_TIMEOUT = 30_000;
 /** Writes without an outcome a client holds, by default (offline, say), beyond which a new one is refused. */
 const DEFAULT_MAX_PENDING_WRITES = 10_000;
+/** How long a persisted replica keeps a subscription once its last stream left (while connected; offline, until connected). */
+const LINGER_MS = 2000;
 /** The JSON a persisted replica's store may hold, by default. */
 const DEFAULT_MAX_STORED_BYTES = 50 * 1024 * 1024;
 
@@ -107,6 +109,8 @@ export class ReplicaSession {
   private storeHeld = false;
   /** What ended the client, when it did not close: every later request fails with it. */
   private failure: RxkvError | null = null;
+  /** Waiting for `drained`. */
+  private readonly onDrained: (() => void)[] = [];
   /** Failures no caller can be told of (`RemoteDatabase.errors$`). */
   readonly errors = new Subject<RxkvError>();
 
@@ -189,9 +193,19 @@ export class ReplicaSession {
     else if (created && this.transport.ready) this.subscribe([attached], false);
     return () => {
       if (!attached.observers.delete(observer) || attached.observers.size > 0) return;
-      this.forget(attached);
-      if (this.transport.ready) this.request({ kind: 'unsubscribe' }, (id) => ({ type: 'unsubscribe', id, subs: [attached.number] }));
+      // A persisted replica keeps what it stores a while: a stream taken up again soon (a view shown again) finds it, offline too.
+      if (this.persistence === null) this.drop(attached);
+      else {
+        const later = setTimeout(() => this.transport.ready && attached.observers.size === 0 && this.subsByNumber.get(attached.number) === attached && this.drop(attached), LINGER_MS);
+        (later as { unref?: () => void }).unref?.(); // no reason for a Node process to stay
+      }
     };
+  }
+
+  /** Forgets a subscription no stream holds any more, and ends it on the server (offline, the next connection does not take it up). */
+  private drop(sub: ServerSub): void {
+    this.forget(sub);
+    if (this.transport.ready) this.request({ kind: 'unsubscribe' }, (id) => ({ type: 'unsubscribe', id, subs: [sub.number] }));
   }
 
   /**
@@ -222,7 +236,11 @@ export class ReplicaSession {
     if (this.loading !== null) {
       // Copied now: the caller may change its objects while the store is read.
       const copied = ops.map(frozenOp);
-      return this.loading.then(() => this.write(copied, optimistic));
+      return this.loading.then(() =>
+        this.ended === null
+          ? this.write(copied, optimistic)
+          : Promise.reject(this.failure ?? new RxkvError(ErrorCode.CLIENT_CLOSED, 'This client was closed before its store was read: this write was neither stored nor sent.')),
+      );
     }
     return new Promise((resolve, reject) => {
       const { state, reason } = this.transport.status;
@@ -257,6 +275,13 @@ export class ReplicaSession {
     });
   }
 
+  /** Resolves once no write waits for its outcome (those restored from the store included). */
+  async drained(): Promise<void> {
+    await this.loading;
+    if (this.writes.size === 0) return;
+    await new Promise<void>((resolve) => this.onDrained.push(resolve));
+  }
+
   /** Queues a write (a new one, or one `restored` from the store, `m` its number) and shows it when `optimistic`. */
   private track(ops: readonly WriteOp[], optimistic: boolean, resolve: (seq: number) => void, reject: (error: unknown) => void, restored?: number): PendingWrite {
     let shown: OptimisticWrite | null = null;
@@ -265,6 +290,12 @@ export class ReplicaSession {
       else this.persistence?.removeWrite(write.m);
       resolve(seq);
     };
+    const after =
+      <A>(outcome: (argument: A) => void) =>
+      (argument: A): void => {
+        outcome(argument);
+        if (this.writes.size === 0) for (const resolve of this.onDrained.splice(0)) resolve();
+      };
     const failed = (error: unknown): void => {
       // Ending: rejected here, but kept in the store for the next client on it.
       if (!this.ending) {
@@ -273,7 +304,7 @@ export class ReplicaSession {
       }
       reject(error);
     };
-    const write = restored === undefined ? this.writes.add(ops, settled, failed) : this.writes.restore(restored, ops, settled, failed);
+    const write = restored === undefined ? this.writes.add(ops, after(settled), after(failed)) : this.writes.restore(restored, ops, after(settled), after(failed));
     if (optimistic) {
       shown = new OptimisticWrite(ops, write.m);
       this.show(shown);

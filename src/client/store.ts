@@ -68,6 +68,12 @@ export interface ReplicaStore {
   save(batch: StoreBatch): Promise<void>;
   /** Lets go of the store (another client may load it then). */
   close(): Promise<void>;
+  /**
+   * Other stores of the same replica that no client holds and that have pending writes (the slot
+   * of a tab closed while offline, say), each held until its `close`: the client, once online,
+   * sends their writes under their own client ids.
+   */
+  orphans?(): Promise<ReplicaStore[]>;
 }
 
 /** A store's state in memory, batches applied to it: what the memory and file stores keep. */

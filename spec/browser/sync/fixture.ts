@@ -8,6 +8,8 @@ interface FixtureArgs {
   secureSyncUrl: string;
   controlUrl: string;
   exampleSyncUrl: string;
+  /** A server that is down: it cuts every connection at once (a client of it stays offline). */
+  offlineSyncUrl: string;
 }
 
 export const fixture: FixtureArgs = JSON.parse((globalThis as unknown as { __karma__: { config: { args: string[] } } }).__karma__.config.args[0]!);
