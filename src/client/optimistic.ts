@@ -24,7 +24,7 @@ export class PendingWrites {
   private writes: OptimisticWrite[] = [];
   /** The writes on each record (`table \0 key`), in order: a rebase reads those only. */
   private readonly byRecord = new Map<string, OptimisticWrite[]>();
-  /** How many there are (`RemoteDatabase.pending$`). */
+  /** How many there are (`RemoteDatabase.pending$`), told by `announce`. */
   readonly count$ = new BehaviorSubject(0);
 
   get size(): number {
@@ -38,7 +38,6 @@ export class PendingWrites {
       if (writes === undefined) this.byRecord.set(record, [write]);
       else writes.push(write);
     }
-    this.count$.next(this.writes.length);
   }
 
   /** Drops a write (confirmed and reflected, refused, or timed out); false when it was not there. */
@@ -51,8 +50,12 @@ export class PendingWrites {
       if (left.length === 0) this.byRecord.delete(record);
       else this.byRecord.set(record, left);
     }
-    this.count$.next(this.writes.length);
     return true;
+  }
+
+  /** Tells `count$` how many there are: once the replica shows them (a subscriber reading it sees the same). */
+  announce(): void {
+    if (this.count$.value !== this.writes.length) this.count$.next(this.writes.length);
   }
 
   /** The writes the server committed at or before `seq`: once the replica reflects `seq`, they are in its confirmed state. */

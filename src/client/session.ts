@@ -533,6 +533,7 @@ export class ReplicaSession {
   private show(write: OptimisticWrite): void {
     this.optimistic.add(write);
     this.rebase(write);
+    this.optimistic.announce();
   }
 
   /** The server committed an optimistic write as `seq`: it is let go once the replica shows that seq. */
@@ -547,6 +548,7 @@ export class ReplicaSession {
     if (!this.optimistic.remove(write)) return;
     this.persistence?.removeWrite(write.m);
     this.rebase(write);
+    this.optimistic.announce();
   }
 
   /**
@@ -752,8 +754,8 @@ export class ReplicaSession {
     this.waiting = [];
     this.pending.clear();
     // The streams complete: nothing is shown rolled back, the replica shows what was confirmed.
-    this.optimistic.clear();
     for (const replica of this.tables.values()) replica.clearShown();
+    this.optimistic.clear();
     this.writes.rejectAll(error);
     const tails = [...this.tails.values()];
     this.tails.clear();

@@ -1,11 +1,13 @@
 // The page of the sync example: a live replica of the server's `todos` table, through rxkv/client.
 // Each todo is a record { title, done } under a time-sortable key, so the list shows them oldest first.
-import { connect, uuid } from 'rxkv/client';
+import { connect, indexedDbStore, uuid } from 'rxkv/client';
 
 // The sync endpoint: this page's server, unless ?sync=ws://host:port/path points elsewhere.
 const syncUrl = new URLSearchParams(location.search).get('sync') ?? `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/sync`;
 // Optimistic: an edit shows at once, before the server confirms it, and goes back if refused.
-const remote = connect(syncUrl, { optimistic: true });
+// Persisted: the replica and the edits not yet confirmed are kept in IndexedDB, so a reload shows
+// them at once, offline too, and sends those edits (each applied once) when the server is back.
+const remote = connect(syncUrl, { optimistic: true, persist: indexedDbStore('rxkv-example-todos') });
 const todos = remote.table('todos');
 
 const status = document.getElementById('status');
@@ -25,8 +27,14 @@ remote.status$.subscribe(({ state, reason }) => {
 // An immutable snapshot of the whole table once it arrived, then a new one after every change,
 // whoever made it. Rendering is all there is to keeping the page in sync.
 todos.state$.subscribe({ next: render, error: report });
+// A confirmed edit may change nothing shown: the rows' marks follow the count of pending edits too.
+let rendered = false;
+remote.pending$.subscribe(() => rendered && render(todos.snapshot()));
+// An edit made before a reload that the server refused (its row went back by itself), or a store that failed.
+remote.errors$.subscribe(report);
 
 function render(snapshot) {
+  rendered = true;
   const stale = new Map([...list.children].map((li) => [li.dataset.key, li]));
   let next = list.firstElementChild;
   for (const [key, todo] of snapshot.entries()) {
@@ -36,7 +44,7 @@ function render(snapshot) {
     li.dataset.done = String(done);
     li.querySelector('.toggle').checked = done;
     li.querySelector('.title').textContent = String(todo?.title ?? '');
-    li.toggleAttribute('data-pending', unconfirmed.has(key));
+    li.toggleAttribute('data-pending', snapshot.isPending(key));
     if (li === next) next = li.nextElementSibling;
     else list.insertBefore(li, next); // new or moved; rows in place stay untouched (and keep focus)
   }
@@ -65,17 +73,17 @@ function row(key) {
 }
 
 // Edits show at once through state$ (the replica applies them before the server answers); a row
-// is marked while an edit of it waits for the server's confirmation.
+// is marked while an edit of it waits for the server's confirmation (snapshot.isPending).
 list.addEventListener('change', (event) => {
   if (!event.target.matches('.toggle')) return;
   const { key } = event.target.closest('li').dataset;
-  write(key, todos.merge(key, { done: event.target.checked }));
+  write(todos.merge(key, { done: event.target.checked }));
 });
 
 list.addEventListener('click', (event) => {
   if (!event.target.matches('.delete')) return;
   const { key } = event.target.closest('li').dataset;
-  write(key, todos.delete(key));
+  write(todos.delete(key));
 });
 
 form.addEventListener('submit', (event) => {
@@ -84,29 +92,15 @@ form.addEventListener('submit', (event) => {
   if (title === '') return;
   input.value = '';
   const key = uuid(); // time-sorted: new todos come last
-  write(key, todos.merge(key, { title, done: false }));
+  write(todos.merge(key, { title, done: false }));
 });
 
-/** Edits of each record that wait for the server (a write resolves once durable there). */
-const unconfirmed = new Map();
-
-/** Marks the row while its edit waits; a refused edit is undone by the replica itself (state$ shows it), and said here. */
-function write(key, promise) {
-  unconfirmed.set(key, (unconfirmed.get(key) ?? 0) + 1);
-  mark(key);
+/** A write resolves once durable on the server; a refused one is undone by the replica itself (state$ shows it), and said here. */
+function write(promise) {
   promise.then(
     () => (error.hidden = true),
-    (reason) => report(reason),
-  ).finally(() => {
-    const left = unconfirmed.get(key) - 1;
-    if (left === 0) unconfirmed.delete(key);
-    else unconfirmed.set(key, left);
-    mark(key);
-  });
-}
-
-function mark(key) {
-  list.querySelector(`li[data-key="${CSS.escape(key)}"]`)?.toggleAttribute('data-pending', unconfirmed.has(key));
+    (reason) => reason?.code !== 'CLIENT_CLOSED' && report(reason), // closed by a reload: kept, and sent by the next page
+  );
 }
 
 function report(reason) {

@@ -1,3 +1,4 @@
+import { firstValueFrom } from 'rxjs';
 import { connect, uuid, type RemoteDatabase } from 'rxkv/client';
 import { eventually, fixture } from './fixture.js';
 
@@ -10,22 +11,34 @@ describe('examples/sync: the page', () => {
     await elsewhere?.close();
   });
 
-  /** The page, served through Karma's proxy (same origin, so the spec can read it), synced with the example's server, once rendered. */
-  async function openPage(): Promise<() => Document> {
-    frame = document.createElement('iframe');
-    frame.src = `/example/?sync=${encodeURIComponent(fixture.exampleSyncUrl)}`;
-    document.body.append(frame);
-    const page = (): Document => frame.contentDocument!;
-    await eventually(() => page()?.querySelector('#todos[data-seq]') !== null, 'the first render', 10_000);
+  /** The page, served through Karma's proxy (same origin, so the spec can read it), synced with `sync` (the example's server), once rendered. */
+  async function openPage(sync = fixture.exampleSyncUrl, into = document.createElement('iframe')): Promise<() => Document> {
+    if (into === frame || frame === undefined || !frame.isConnected) frame = into;
+    into.src = `/example/?sync=${encodeURIComponent(sync)}`;
+    if (!into.isConnected) document.body.append(into);
+    const page = (): Document => into.contentDocument!;
+    // A reload: the old document goes first.
+    await eventually(() => page()?.location.search.includes(encodeURIComponent(sync)) === true && page().querySelector('#todos[data-seq]') !== null, 'the first render', 10_000);
     return page;
   }
 
+  /** Adds a todo through the page's form. */
+  function add(page: () => Document, title: string): void {
+    (page().querySelector('#new-title') as HTMLInputElement).value = title;
+    (page().querySelector('#add') as HTMLButtonElement).click();
+  }
+
+  const rowTitled = (page: () => Document, title: string): Element | undefined =>
+    [...page().querySelectorAll('li[data-key]')].find((li) => li.querySelector('.title')!.textContent === title);
+
   it('should show the table live: an edit made elsewhere appears on the page', async () => {
     const page = await openPage();
-    expect(page().querySelector('#status')!.textContent).toBe('open');
-    const before = page().querySelectorAll('li[data-key]').length;
-
     elsewhere = connect(fixture.exampleSyncUrl);
+    // The first render may be the page's stored replica: it is the server's once resumed.
+    const before = (await firstValueFrom(elsewhere.table('todos').state$)).size;
+    await eventually(() => page().querySelectorAll('li[data-key]').length === before, 'the page to show the server\'s todos');
+    expect(page().querySelector('#status')!.textContent).toBe('open');
+
     const key = uuid();
     await elsewhere.table('todos').merge(key, { title: 'written elsewhere', done: false });
     const row = (): Element | null => page().querySelector(`li[data-key="${key}"]`);
@@ -60,4 +73,98 @@ describe('examples/sync: the page', () => {
     expect(seen.at(-1)).toEqual({ title: 'toggle me', done: true });
     await elsewhere.table('todos').delete(key);
   });
+
+  it('should keep the todos and an edit made offline through a reload, and send the edit once when the server is back', async () => {
+    let page = await openPage();
+    expect(page().querySelector('.hint')!.textContent).toContain('IndexedDB');
+    const title = `offline ${uuid()}`;
+    add(page, title);
+    await eventually(() => rowTitled(page, title) !== undefined && !rowTitled(page, title)!.hasAttribute('data-pending'), 'the new todo confirmed');
+    const key = rowTitled(page, title)!.getAttribute('data-key')!;
+    elsewhere = connect(fixture.exampleSyncUrl);
+    const changes: unknown[] = [];
+    elsewhere.table('todos').changes({ key }).subscribe((change) => changes.push(change.value));
+    await eventually(() => elsewhere.status.state === 'open', 'the other client');
+
+    // Offline: the page shows what it stored, and an edit waits, marked.
+    page = await openPage(fixture.offlineSyncUrl, frame);
+    expect(page().querySelector('#status')!.textContent).toBe('connecting');
+    (rowTitled(page, title)!.querySelector('.toggle') as HTMLInputElement).click();
+    expect(rowTitled(page, title)!.getAttribute('data-done')).toBe('true');
+    expect(rowTitled(page, title)!.hasAttribute('data-pending')).toBeTrue();
+    await storedWrites(1);
+
+    // A reload, still offline: the edit is still there, still waiting.
+    page = await openPage(fixture.offlineSyncUrl, frame);
+    expect(rowTitled(page, title)!.getAttribute('data-done')).toBe('true');
+    expect(rowTitled(page, title)!.hasAttribute('data-pending')).toBeTrue();
+    expect(changes.length).withContext('nothing reached the server').toBe(0);
+
+    // Back online: sent, confirmed, applied once.
+    page = await openPage(fixture.exampleSyncUrl, frame);
+    await eventually(() => rowTitled(page, title) !== undefined && !rowTitled(page, title)!.hasAttribute('data-pending'), 'the edit confirmed');
+    await eventually(() => changes.length > 0, 'the edit elsewhere');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(changes).toEqual([{ title, done: true }]);
+    await elsewhere.table('todos').delete(key);
+  }, 30_000);
+
+  it('should send the todos two frames added offline, once each, when one frame comes back after the other closed', async () => {
+    const first = document.createElement('iframe');
+    const second = document.createElement('iframe');
+    try {
+      // Both online once (each holds a slot of the store), then both offline.
+      await openPage(fixture.exampleSyncUrl, first);
+      await openPage(fixture.exampleSyncUrl, second);
+      const left = await openPage(fixture.offlineSyncUrl, first);
+      const right = await openPage(fixture.offlineSyncUrl, second);
+      const titles = [`left ${uuid()}`, `right ${uuid()}`];
+      add(left, titles[0]!);
+      add(right, titles[1]!);
+      expect(rowTitled(left, titles[0]!)).withContext('each frame shows its own at once').toBeDefined();
+      expect(rowTitled(right, titles[1]!)).toBeDefined();
+      await storedWrites(2);
+      first.remove(); // a tab closed while offline, its todo pending
+
+      const back = await openPage(fixture.exampleSyncUrl, second);
+      await eventually(() => titles.every((title) => rowTitled(back, title) !== undefined && !rowTitled(back, title)!.hasAttribute('data-pending')), 'both todos confirmed', 10_000);
+      elsewhere = connect(fixture.exampleSyncUrl);
+      const state = await firstValueFrom(elsewhere.table<{ title: string }>('todos').state$);
+      const found = [...state.values()].filter((todo) => titles.includes(todo.title));
+      expect(found.map((todo) => todo.title).sort()).withContext('no loss, no duplicate').toEqual([...titles].sort());
+      for (const [key, todo] of state.entries()) if (titles.includes(todo.title)) await elsewhere.table('todos').delete(key);
+    } finally {
+      first.remove();
+      second.remove();
+    }
+  }, 30_000);
 });
+
+/** Waits until the page's IndexedDB store holds at least `count` pending writes, over all its slots. */
+async function storedWrites(count: number): Promise<void> {
+  const countIn = async (name: string): Promise<number> => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const opening = indexedDB.open(name);
+      opening.onsuccess = () => resolve(opening.result);
+      opening.onerror = () => reject(opening.error);
+    });
+    try {
+      if (!db.objectStoreNames.contains('writes')) return 0;
+      return await new Promise<number>((resolve, reject) => {
+        const counting = db.transaction('writes').objectStore('writes').count();
+        counting.onsuccess = () => resolve(counting.result);
+        counting.onerror = () => reject(counting.error);
+      });
+    } finally {
+      db.close();
+    }
+  };
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const names = (await indexedDB.databases()).map(({ name }) => name ?? '').filter((name) => name.startsWith('rxkv:rxkv-example-todos:'));
+    const counts = await Promise.all(names.map(countIn));
+    if (counts.reduce((sum, each) => sum + each, 0) >= count) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${count} stored writes (found ${counts.join(', ')})`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
