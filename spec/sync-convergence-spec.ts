@@ -1,6 +1,6 @@
-import type { Change, ChangeFilter, RemoteDatabase } from 'rxkv/client';
-import { open, type Json } from 'rxkv';
-import { serve } from 'rxkv/server';
+import { memoryStore, type Change, type ChangeFilter, type RemoteDatabase } from 'rxkv/client';
+import { open, type Json, type OpenOptions } from 'rxkv';
+import { serve, type Access, type ServeOptions } from 'rxkv/server';
 import { Random } from './helpers/random.js';
 import { removeTempDirs, tempDir } from './helpers/temp.js';
 import { TcpProxy } from './helpers/proxy.js';
@@ -94,14 +94,14 @@ describe('sync convergence: seeded writes from the server and from clients (opti
    * reopened (a restart: clients resume from what it kept) or another one (a swap: another
    * history, which clients must take whole).
    */
-  async function replaceServer(how: 'restart' | 'swap', logSize: number): Promise<void> {
+  async function replaceServer(how: 'restart' | 'swap', logSize: number, options: ServeOptions<any> = {}, openOptions: OpenOptions = {}): Promise<void> {
     const { dir, server } = served!;
     const port = server.port;
     await server.close();
     await served!.db.close();
     const next = how === 'restart' ? dir : tempDir();
-    const db = await open(next);
-    served = { db, dir: next, server: await serve(db, { port, logSize }), url: `ws://127.0.0.1:${port}` };
+    const db = await open(next, openOptions);
+    served = { db, dir: next, server: await serve(db, { ...options, port, logSize }), url: `ws://127.0.0.1:${port}` };
   }
 
   it(`should leave every replica and every change stream equal to the server, over ${SEEDS} seeds, through drops, restarts and a database swapped in`, async () => {
@@ -187,6 +187,131 @@ describe('sync convergence: seeded writes from the server and from clients (opti
     console.log(`\n[convergence] ${SEEDS} seeds: ${restarts} server restarts, ${swaps} databases swapped in`);
     expect(restarts).toBeGreaterThan(0);
     expect(swaps).toBeGreaterThan(0);
+  }, 180_000);
+
+  it('should leave persisted replicas equal to the server through reloads, offline spells, drops and restarts, each write applied once or, refused, not at all', async () => {
+    const PERSIST_SEEDS = 16;
+    const PERSIST_STEPS = 250;
+    const options: ServeOptions<any> = { authorize: (_principal: unknown, access: Access) => access.action !== 'write' || access.key !== 'c1' }; // c1: refused to clients
+    let reloads = 0;
+    let restarts = 0;
+    for (let seed = 1; seed <= PERSIST_SEEDS; seed++) {
+      const random = new Random(1000 + seed);
+      served = await startServer(options);
+      proxy = await TcpProxy.start(served.server.port);
+      const url = `ws://127.0.0.1:${proxy.port}`;
+      // Every change the server committed, by the id its client write carried: applied twice would count twice.
+      const applied = new Map<string, number>();
+      const audit = (): void => {
+        served!.db.changes().subscribe(({ value, previous }) => {
+          const id = (value as { w?: string } | undefined)?.w;
+          if (id !== undefined && id !== (previous as { w?: string } | undefined)?.w) applied.set(id, (applied.get(id) ?? 0) + 1);
+        });
+      };
+      audit();
+      const stores = [memoryStore(), memoryStore(), memoryStore()];
+      const filters = stores.map(() => [0, 1].map(() => ({ table: random.pick(TABLES), filter: random.pick(FILTERS) })));
+      const incarnations: { remote: RemoteDatabase; streams: Stream[] }[] = [];
+      /** A client on store `c` (a page loaded, or reloaded), its streams subscribed. */
+      const load = (c: number): void => {
+        const remote = client(url, { persist: stores[c]!, optimistic: c === 0 });
+        clients.push(remote);
+        const streams = filters[c]!.map(({ table, filter }) => {
+          const stream = new Stream(table, filter);
+          remote
+            .table(table)
+            .changes({ ...filter, initial: true })
+            .subscribe((change) => stream.take(change));
+          return stream;
+        });
+        incarnations[c] = { remote, streams };
+      };
+      stores.forEach((_, c) => load(c));
+      const outcomes = new Map<string, 'resolved' | string>();
+      /** Whether the server refuses it (a write to c1): then it must never apply. */
+      const refused = new Map<string, boolean>();
+      const writes: Promise<unknown>[] = [];
+      let offlineUntil = -1;
+      for (let step = 0; step < PERSIST_STEPS; step++) {
+        const table = random.pick(TABLES);
+        const key = random.pick(KEYS);
+        if (random.chance(0.4)) {
+          const target = served.db.table(table);
+          writes.push((random.chance(0.15) ? target.delete(key) : target.merge(key, randomPatch(random, step) as never)).catch(() => undefined));
+        } else {
+          const c = random.int(stores.length);
+          const id = `s${seed}-${step}`;
+          const value = { ...(randomPatch(random, step) as object), w: id };
+          const target = incarnations[c]!.remote.table(table);
+          const written = random.chance(0.3) ? target.put(key, value, c === 1 ? { optimistic: random.chance(0.5) } : undefined) : target.merge(key, value as never);
+          refused.set(id, key === 'c1');
+          writes.push(written.then(() => outcomes.set(id, 'resolved'), (error: { code: string }) => outcomes.set(id, error.code)));
+        }
+        if (step === offlineUntil) proxy.block(false);
+        if (random.chance(0.02) && offlineUntil < step) {
+          proxy.block(true); // offline for a while: writes wait in the stores
+          proxy.drop();
+          offlineUntil = step + 5 + random.int(20);
+        }
+        if (random.chance(0.03)) proxy.drop();
+        if (random.chance(0.03)) {
+          const c = random.int(stores.length);
+          reloads++;
+          await incarnations[c]!.remote.close(); // a reload: what it held is stored before close resolves
+          clients.splice(clients.indexOf(incarnations[c]!.remote), 1);
+          load(c);
+        }
+        if (random.chance(0.01)) {
+          restarts++;
+          await replaceServer('restart', 10_000, options);
+          audit();
+        }
+        if (random.chance(0.1)) await new Promise((resolve) => setTimeout(resolve, random.int(3)));
+      }
+      proxy.block(false);
+      await Promise.race([Promise.all(writes), new Promise((resolve) => setTimeout(resolve, 15_000))]);
+      const server = served.db;
+      // As JSON values: a record resumed from a store lists the members a patch added in the patch's order.
+      const covered = (records: Iterable<[string, Json]>, stream: Stream): string => JSON.stringify([...records].filter(([key]) => stream.covers(key)).map(([key, value]) => [key, JSON.parse(canonical(value)!)]));
+      const settled = (): boolean => incarnations.every(({ remote, streams }) => streams.every((stream) => covered(remote.table(stream.table).entries(), stream) === covered(server.table(stream.table).entries(), stream)));
+      let pendingLeft = 1;
+      await eventually(() => {
+        let left = 0;
+        for (const { remote } of incarnations) remote.pending$.subscribe((count) => (left += count)).unsubscribe();
+        pendingLeft = left;
+        return left === 0 && settled();
+      }, `seed ${seed}: every persisted replica to equal the server`, 15_000).catch(() => undefined);
+      expect(pendingLeft).withContext(`seed ${seed}: optimistic writes still shown`).toBe(0);
+      for (const { remote, streams } of incarnations) {
+        for (const stream of streams) {
+          expect(covered(remote.table(stream.table).entries(), stream)).withContext(`seed ${seed}: ${stream.table} ${JSON.stringify(stream.filter)}`).toBe(covered(server.table(stream.table).entries(), stream));
+          expect(stream.problems).withContext(`seed ${seed}: stream continuity`).toEqual([]);
+        }
+      }
+      // Once every client is closed, the stores hold no write: each was answered.
+      await Promise.all(clients.splice(0).map((remote) => remote.close()));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      for (const [id, outcome] of outcomes) {
+        const count = applied.get(id) ?? 0;
+        if (refused.get(id)) expect(`${outcome} ${count}`).withContext(`seed ${seed}: write ${id}, refused`).toMatch(/^(FORBIDDEN|CLIENT_CLOSED) 0$/);
+        else if (outcome === 'resolved') expect(count).withContext(`seed ${seed}: write ${id} resolved`).toBe(1);
+        // Closed by a reload before its answer: kept in the store, sent by the next client on it.
+        else expect(`${outcome} ${count}`).withContext(`seed ${seed}: write ${id}`).toBe('CLIENT_CLOSED 1');
+      }
+      for (const [id, count] of applied) expect(count).withContext(`seed ${seed}: write ${id} applied`).toBeLessThanOrEqual(1);
+      for (const store of stores) {
+        const left = await store.load();
+        expect(left?.writes.length ?? 0).withContext(`seed ${seed}: writes left in a store`).toBe(0);
+        await store.close();
+      }
+      await proxy.close();
+      proxy = undefined;
+      await stopServer(served);
+      served = undefined;
+    }
+    console.log(`\n[convergence] ${PERSIST_SEEDS} seeds with persisted replicas: ${reloads} reloads, ${restarts} server restarts`);
+    expect(reloads).toBeGreaterThan(10);
+    expect(restarts).toBeGreaterThan(0);
   }, 180_000);
 
   describe('cut at every message of a subscribe exchange', () => {

@@ -135,9 +135,8 @@ export class ReplicaSession {
       (state) => {
         this.loading = null;
         this.storeHeld = true;
-        if (this.ended !== null) return;
         this.restore(state);
-        this.transport.connect();
+        if (this.ended === null) this.transport.connect();
       },
       (error: unknown) => {
         this.loading = null;
@@ -236,11 +235,8 @@ export class ReplicaSession {
     if (this.loading !== null) {
       // Copied now: the caller may change its objects while the store is read.
       const copied = ops.map(frozenOp);
-      return this.loading.then(() =>
-        this.ended === null
-          ? this.write(copied, optimistic)
-          : Promise.reject(this.failure ?? new RxkvError(ErrorCode.CLIENT_CLOSED, 'This client was closed before its store was read: this write was neither stored nor sent.')),
-      );
+      // Closed meanwhile, it is still stored (the client ends only once the store was read).
+      return this.loading.then(() => this.write(copied, optimistic));
     }
     return new Promise((resolve, reject) => {
       const { state, reason } = this.transport.status;
@@ -733,6 +729,8 @@ export class ReplicaSession {
 
   /** Ends the session for good: streams complete (or error with `failure`), writes reject. */
   private async end(status: Status, failure: RxkvError | undefined): Promise<void> {
+    // The writes made while the store is read are stored first: those this ending rejects stay there.
+    if (this.loading !== null) await this.loading;
     this.ending = true;
     this.failure = failure ?? null;
     this.persistence?.detach();
@@ -768,7 +766,6 @@ export class ReplicaSession {
       sub.observers.clear();
     }
     await closed;
-    if (this.loading !== null) await this.loading;
     if (this.persistence !== null && this.storeHeld) {
       await this.persistence.close().catch((error: unknown) => this.errors.next(error as RxkvError));
     }
