@@ -545,6 +545,37 @@ const started = performance.now();
   });
 }
 
+// ---- O3 and O4: a persisted replica in a fileStore (issue 16; the targets are ours) ----
+{
+  const o3 = await repeat('O3', (rep) =>
+    both(
+      rep,
+      () => child('rxkv-persist', 'O3', { dir: freshDir() }),
+      () => child('rxkv-persist', 'O3', { dir: freshDir(), baseline: true }),
+    ),
+  );
+  record('O3', {
+    description: `a persisted replica of ${SIZES.O3_RECORDS} records reopened offline (fileStore): from connect to the first state$`,
+    rxkv: median(o3.map(([r]) => r.ms)),
+    baseline: median(o3.map(([, b]) => b.ms)),
+    baselineName: 'reading and parsing its file',
+    ratio: median(o3.map(([r, b]) => r.ms / b.ms)),
+    unit: 'ms',
+    target: '<= 3',
+  });
+  const o4 = await repeat('O4', () => child('rxkv-persist', 'O4', { dir: freshDir() }));
+  record('O4', {
+    description: `${SIZES.O4_WRITES} optimistic merges made offline, ${SIZES.O4_WINDOW} at a time, into a fileStore (fdatasync per save): from the call to the save that holds it`,
+    rxkv: median(o4.map((r) => r.p99Ms)),
+    baseline: null,
+    baselineName: 'none',
+    ratio: null,
+    unit: 'ms (p99)',
+    target: '< 20',
+    extra: { p50Ms: median(o4.map((r) => r.p50Ms)), writesPerSec: median(o4.map((r) => r.writesPerSec)) },
+  });
+}
+
 rmSync(root, { recursive: true, force: true });
 
 // ---- C1, C2, C3: a cluster of three nodes on three NATS servers (JetStream, R3) ----
@@ -600,7 +631,7 @@ lines.push(`rxkv benchmark: ${REPS} repetitions, medians; node ${process.version
 lines.push('');
 lines.push('| id | workload | rxkv | baseline | ratio | target | met |');
 lines.push('|---|---|---|---|---|---|---|');
-const ORDER = ['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7d', 'W7f', 'W7c', 'W7i', 'W7b', 'W7r', 'W11', 'W11l', 'W12', 'O1', 'O2', 'C1', 'C2', 'C3'];
+const ORDER = ['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7d', 'W7f', 'W7c', 'W7i', 'W7b', 'W7r', 'W11', 'W11l', 'W12', 'O1', 'O2', 'O3', 'O4', 'C1', 'C2', 'C3'];
 const ordered = ORDER.map((id) => [id, workloads[id]]);
 for (const [id, w] of ordered) {
   // What a row shows beside its figure: W7r's time, W11's accept rate, the p50 of a latency.
@@ -612,7 +643,7 @@ for (const [id, w] of ordered) {
   };
   const baseline = w.baseline === null ? w.baselineName ?? '-' : `${format(w.baseline, w.unit)}${beside('baseline')} (${w.baselineName})`;
   const ratio = w.ratio === null ? '-' : w.ratio.toFixed(2);
-  const figure = id === 'W6' || id === 'C2' || id === 'O1' ? `${format(w.rxkv, w.unit)}; ${format(w.p50Ms, 'ms (p50)')}` : `${format(w.rxkv, w.unit)}${beside('rxkv')}`;
+  const figure = id === 'W6' || id === 'C2' || id === 'O1' || id === 'O4' ? `${format(w.rxkv, w.unit)}; ${format(w.p50Ms, 'ms (p50)')}` : `${format(w.rxkv, w.unit)}${beside('rxkv')}`;
   lines.push(`| ${id} | ${w.description ?? w.note} | ${figure} | ${baseline} | ${ratio} | ${w.target} | ${w.met ? 'yes' : 'no'} |`);
 }
 console.log(lines.join('\n'));

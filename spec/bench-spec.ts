@@ -39,6 +39,9 @@ const TINY = {
   W12_MERGES: '30',
   O1_WRITES: '200',
   O2_CHANGES: '300',
+  O3_RECORDS: '200',
+  O4_WRITES: '100',
+  O4_WINDOW: '10',
   C1_OPS: '600',
   C2_MERGES: '20',
   C2_INTERVAL_MS: '2',
@@ -54,8 +57,8 @@ describe('npm run bench', () => {
     expect(stderr).toContain('[bench] W1p: repetition 1 of 1');
     const json = JSON.parse(readFileSync(results, 'utf8'));
     expect(json.machine).toEqual({ cpus: jasmine.any(Number), node: process.version });
-    expect(Object.keys(json.workloads)).toEqual(['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7d', 'W7f', 'W7c', 'W7i', 'W7b', 'W7r', 'W11', 'W11l', 'W12', 'O1', 'O2', 'C1', 'C2', 'C3']);
-    for (const id of ['W1p', 'W1s', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W7d', 'W7f', 'W7i', 'W7b', 'W7r', 'O2', 'C1']) {
+    expect(Object.keys(json.workloads)).toEqual(['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7d', 'W7f', 'W7c', 'W7i', 'W7b', 'W7r', 'W11', 'W11l', 'W12', 'O1', 'O2', 'O3', 'O4', 'C1', 'C2', 'C3']);
+    for (const id of ['W1p', 'W1s', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W7d', 'W7f', 'W7i', 'W7b', 'W7r', 'O2', 'O3', 'C1']) {
       const w = json.workloads[id];
       expect(w.rxkv).withContext(id).toBeGreaterThan(0);
       expect(w.baseline).withContext(id).toBeGreaterThan(0);
@@ -124,6 +127,12 @@ describe('npm run bench', () => {
     expect(json.workloads.O1.rxkv).toBeGreaterThan(0);
     expect(json.workloads.O1.p50Ms).toBeLessThanOrEqual(json.workloads.O1.rxkv);
     expect(json.workloads.O1.met).toBe(json.workloads.O1.rxkv < 1);
+    // O4: every offline write was stored.
+    const o4 = json.workloads.O4;
+    expect(o4.rxkv).toBeGreaterThan(0);
+    expect(o4.p50Ms).toBeLessThanOrEqual(o4.rxkv);
+    expect(o4.writesPerSec).toBeGreaterThan(0);
+    expect(o4.met).toBe(o4.rxkv < 20);
     const w12 = json.workloads.W12;
     expect(w12.rxkv).toBeGreaterThan(0);
     expect(w12.baseline).toBeGreaterThan(0);

@@ -39,8 +39,8 @@ class FileStore implements ReplicaStore {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       }
       const lines = text.split('\n');
-      // Without its newline, the last line is a save that never resolved.
-      lines.pop();
+      // Without its newline, the last line is a save that never resolved: cut off.
+      const torn = lines.pop()!;
       lines.forEach((line, at) => {
         let entry: { state?: StoredReplica; batch?: StoreBatch };
         try {
@@ -51,7 +51,13 @@ class FileStore implements ReplicaStore {
         if (entry.state !== undefined) this.restoreState(entry.state);
         else if (entry.batch !== undefined) this.image.apply(entry.batch);
       });
-      await this.compact();
+      const whole = Buffer.byteLength(text) - Buffer.byteLength(torn);
+      this.log = await open(this.path, 'a');
+      if (torn !== '') {
+        await this.log.truncate(whole);
+        await this.log.datasync();
+      }
+      this.compactedBytes = this.logBytes = whole;
       return this.image.state();
     } catch (error) {
       await this.unlock();

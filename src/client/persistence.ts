@@ -64,9 +64,15 @@ export class Persistence {
   ) {}
 
   /** Counts what was loaded against `maxBytes`. */
-  loaded(records: Iterable<readonly [string, string, Json]>, writes: Iterable<StoredWrite>): void {
-    for (const [table, key, value] of records) this.sizeRecord(table, key, value);
+  loaded(records: Iterable<readonly [string, string, unknown]>, writes: Iterable<StoredWrite>): void {
     for (const write of writes) this.sizeWrite(write);
+    // Sized once the stored state is shown (a stringify per record): a reopened page shows it sooner.
+    setTimeout(() => {
+      for (const [table, key] of records) {
+        const value = this.replica.record(table, key);
+        if (value !== undefined && !this.recordBytes.has(table + '\0' + key)) this.sizeRecord(table, key, value);
+      }
+    }, 0);
   }
 
   /** The bytes a write would take in the store; more than it has room for (`LIMIT_EXCEEDED`) throws. */
