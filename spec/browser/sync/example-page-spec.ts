@@ -109,6 +109,37 @@ describe('examples/sync: the page', () => {
     await elsewhere.table('todos').delete(key);
   }, 30_000);
 
+  it('should send the todos two frames added offline, once each, when both come back', async () => {
+    const first = document.createElement('iframe');
+    const second = document.createElement('iframe');
+    try {
+      await openPage(fixture.exampleSyncUrl, first);
+      await openPage(fixture.exampleSyncUrl, second);
+      const left = await openPage(fixture.offlineSyncUrl, first);
+      const right = await openPage(fixture.offlineSyncUrl, second);
+      const titles = [`left ${uuid()}`, `right ${uuid()}`];
+      add(left, titles[0]!);
+      add(right, titles[1]!);
+      await storedWrites(2);
+      elsewhere = connect(fixture.exampleSyncUrl);
+      const changes: string[] = [];
+      elsewhere.table<{ title: string }>('todos').changes().subscribe((change) => titles.includes(change.value?.title ?? '') && changes.push(change.value!.title));
+      await eventually(() => elsewhere.status.state === 'open', 'the other client');
+
+      const [backLeft, backRight] = await Promise.all([openPage(fixture.exampleSyncUrl, first), openPage(fixture.exampleSyncUrl, second)]);
+      for (const page of [backLeft, backRight]) {
+        await eventually(() => titles.every((title) => rowTitled(page, title) !== undefined && !rowTitled(page, title)!.hasAttribute('data-pending')), 'both todos in both frames, confirmed', 10_000);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(changes.sort()).withContext('each applied once').toEqual([...titles].sort());
+      const state = elsewhere.table<{ title: string }>('todos').snapshot();
+      for (const [key, todo] of state.entries()) if (titles.includes(todo.title)) await elsewhere.table('todos').delete(key);
+    } finally {
+      first.remove();
+      second.remove();
+    }
+  }, 30_000);
+
   it('should send the todos two frames added offline, once each, when one frame comes back after the other closed', async () => {
     const first = document.createElement('iframe');
     const second = document.createElement('iframe');
