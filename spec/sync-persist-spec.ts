@@ -247,6 +247,42 @@ describe('sync: a persisted replica', () => {
     expect(db.table('t').get('a')).withContext('never sent').toEqual({ n: 1 });
   });
 
+  it('should retry a failing store with backoff, and give the records up to keep the writes when it is out of space', async () => {
+    const inner = memoryStore();
+    let failure: Error | null = Object.assign(new Error('the disk is unwell'), { code: 'EIO' });
+    const attempts: { records: number; reset: boolean }[] = [];
+    const store: ReplicaStore = {
+      load: () => inner.load(),
+      save: (batch) => {
+        if (batch.replica !== undefined) attempts.push({ records: batch.replica.records.length, reset: batch.replica.reset });
+        return failure !== null && batch.replica !== undefined && batch.replica.records.length > 0 ? Promise.reject(failure) : inner.save(batch);
+      },
+      close: () => inner.close(),
+    };
+    const remote = persisted(store);
+    const errors: string[] = [];
+    remote.errors$.subscribe((error) => errors.push(error.code));
+    remote.table('t').state$.subscribe();
+    await eventually(() => remote.table('t').get('b') !== undefined, 'the snapshot');
+    for (let i = 0; i < 50; i++) await db.table('t').merge('a', { n: i });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(errors.length).withContext('a store failing is not retried in a loop').toBeLessThanOrEqual(3);
+    expect(errors.every((code) => code === ErrorCode.STORE_FAILED)).toBeTrue();
+
+    failure = Object.assign(new Error('no room'), { name: 'QuotaExceededError' });
+    await eventually(() => errors.includes(ErrorCode.QUOTA_EXCEEDED), 'the quota error', 3000);
+    await eventually(() => attempts.at(-1)?.reset === true && attempts.at(-1)?.records === 0, 'the records dropped from the store', 3000);
+    // Writes are still stored: one made offline survives the client.
+    offline(true);
+    await until(remote, 'connecting');
+    void remote.table('t').merge('b', { n: 7 }).catch(() => undefined);
+    await close(remote);
+    const next = persisted(store);
+    offline(false);
+    await eventually(() => db.table('t').get('b')?.['n' as never] === 7, 'the stored write on the server', 3000);
+    await firstValueFrom(next.pending$.pipe(filter((count) => count === 0)));
+  });
+
   it('should refuse a second client on a store another one holds, and a persist that is not a store', async () => {
     const store = memoryStore();
     persisted(store);

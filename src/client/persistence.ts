@@ -25,6 +25,10 @@ interface Collected {
   readonly reset: boolean;
 }
 
+/** How long the save after a failed one waits, doubling with each failure in a row. */
+const MIN_RETRY_DELAY_MS = 250;
+const MAX_RETRY_DELAY_MS = 30_000;
+
 interface Waiter {
   readonly resolve: () => void;
   readonly reject: (error: RxkvError) => void;
@@ -56,6 +60,9 @@ export class Persistence {
   private readonly recordBytes = new Map<string, number>();
   private readonly writeBytes = new Map<number, number>();
   private bytes = 0;
+  /** After failed saves: when the next may run, and how long the one after a further failure waits. */
+  private retryAt = 0;
+  private retryDelay = 0;
 
   constructor(
     readonly store: ReplicaStore,
@@ -149,11 +156,15 @@ export class Persistence {
   private schedule(): void {
     if (this.scheduled || !this.following) return;
     this.scheduled = true;
-    queueMicrotask(() => {
+    const run = (): void => {
       if (!this.scheduled) return;
       this.scheduled = false;
       this.flush();
-    });
+    };
+    // After a failed save, the next waits: a store that keeps failing is not retried in a loop.
+    const wait = this.retryAt - Date.now();
+    if (wait <= 0) queueMicrotask(run);
+    else (setTimeout(run, wait) as { unref?: () => void }).unref?.();
   }
 
   private flush(): void {
@@ -191,10 +202,13 @@ export class Persistence {
     const { writes, removedWrites, replica } = batch;
     const saved = this.store.save(batch).then(
       () => {
+        this.retryDelay = 0;
         for (const write of writes) this.settle(write.m, undefined);
       },
       (failure: unknown) => {
         const error = storeError(failure, 'saving the replica');
+        this.retryDelay = Math.min(MAX_RETRY_DELAY_MS, Math.max(MIN_RETRY_DELAY_MS, this.retryDelay * 2));
+        this.retryAt = Date.now() + this.retryDelay;
         for (const write of writes) {
           if (this.waiters.has(write.m)) this.settle(write.m, error);
           else if (!this.puts.has(write.m) && !this.removed.has(write.m)) this.puts.set(write.m, write);
@@ -204,6 +218,8 @@ export class Persistence {
           for (const [table, key] of dirty) this.dirty.set(table + '\0' + key, [table, key]);
           if (reset) this.reset = true;
           this.moved = true;
+          // Out of space: the records give way to the writes (dropped from the store with the next save).
+          if (error.code === ErrorCode.QUOTA_EXCEEDED && !this.recordsOff) this.stopStoringRecords();
           this.errors.next(error);
         }
       },
@@ -233,13 +249,21 @@ export class Persistence {
       }
     }
     if (this.bytes <= this.maxBytes) return { ...steady, reset, records };
-    this.recordsOff = true;
-    for (const size of this.recordBytes.values()) this.bytes -= size;
-    this.recordBytes.clear();
+    this.stopStoringRecords();
+    this.reset = false; // this save drops them
     this.errors.next(
       new RxkvError(ErrorCode.LIMIT_EXCEEDED, `The replica's records outgrew maxStoredBytes (${this.maxBytes}): they are no longer stored (a reload downloads them again); its pending writes still are.`),
     );
     return undefined;
+  }
+
+  /** From now on only writes are stored; the stored records and positions go with the next save. */
+  private stopStoringRecords(): void {
+    this.recordsOff = true;
+    this.reset = true;
+    this.dirty.clear();
+    for (const size of this.recordBytes.values()) this.bytes -= size;
+    this.recordBytes.clear();
   }
 
   private settle(m: number, error: RxkvError | undefined): void {
