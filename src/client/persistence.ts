@@ -131,6 +131,7 @@ export class Persistence {
     this.writeBytes.delete(m);
     this.puts.delete(m);
     this.removed.add(m);
+    this.settle(m, undefined); // settled before it was stored: no one waits for that any more
     this.schedule();
   }
 
