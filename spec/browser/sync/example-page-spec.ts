@@ -22,6 +22,21 @@ describe('examples/sync: the page', () => {
     return page;
   }
 
+  /**
+   * Two frames of the page (two tabs of one origin), online once (each takes a slot of the store),
+   * then offline, each adding a todo: shown at once, stored, not sent.
+   */
+  async function addingOffline(first: HTMLIFrameElement, second: HTMLIFrameElement): Promise<{ titles: string[] }> {
+    await openPage(fixture.exampleSyncUrl, first);
+    await openPage(fixture.exampleSyncUrl, second);
+    const pages = [await openPage(fixture.offlineSyncUrl, first), await openPage(fixture.offlineSyncUrl, second)];
+    const titles = [`left ${uuid()}`, `right ${uuid()}`];
+    pages.forEach((page, i) => add(page, titles[i]!));
+    pages.forEach((page, i) => expect(rowTitled(page, titles[i]!)).withContext('each frame shows its own at once').toBeDefined());
+    await storedWrites(2);
+    return { titles };
+  }
+
   /** Adds a todo through the page's form. */
   function add(page: () => Document, title: string): void {
     (page().querySelector('#new-title') as HTMLInputElement).value = title;
@@ -113,14 +128,7 @@ describe('examples/sync: the page', () => {
     const first = document.createElement('iframe');
     const second = document.createElement('iframe');
     try {
-      await openPage(fixture.exampleSyncUrl, first);
-      await openPage(fixture.exampleSyncUrl, second);
-      const left = await openPage(fixture.offlineSyncUrl, first);
-      const right = await openPage(fixture.offlineSyncUrl, second);
-      const titles = [`left ${uuid()}`, `right ${uuid()}`];
-      add(left, titles[0]!);
-      add(right, titles[1]!);
-      await storedWrites(2);
+      const { titles } = await addingOffline(first, second);
       elsewhere = connect(fixture.exampleSyncUrl);
       const changes: string[] = [];
       elsewhere.table<{ title: string }>('todos').changes().subscribe((change) => titles.includes(change.value?.title ?? '') && changes.push(change.value!.title));
@@ -144,17 +152,7 @@ describe('examples/sync: the page', () => {
     const first = document.createElement('iframe');
     const second = document.createElement('iframe');
     try {
-      // Both online once (each holds a slot of the store), then both offline.
-      await openPage(fixture.exampleSyncUrl, first);
-      await openPage(fixture.exampleSyncUrl, second);
-      const left = await openPage(fixture.offlineSyncUrl, first);
-      const right = await openPage(fixture.offlineSyncUrl, second);
-      const titles = [`left ${uuid()}`, `right ${uuid()}`];
-      add(left, titles[0]!);
-      add(right, titles[1]!);
-      expect(rowTitled(left, titles[0]!)).withContext('each frame shows its own at once').toBeDefined();
-      expect(rowTitled(right, titles[1]!)).toBeDefined();
-      await storedWrites(2);
+      const { titles } = await addingOffline(first, second);
       first.remove(); // a tab closed while offline, its todo pending
 
       const back = await openPage(fixture.exampleSyncUrl, second);
