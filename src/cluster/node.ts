@@ -90,7 +90,7 @@ export class ClusterNode implements WriteRouter {
     const log = await ClusterStream.open(settings);
     let engine: Engine | undefined;
     try {
-      const history = createHash('sha256').update(`${settings.stream}\n${log.created}`).digest('hex').slice(0, 32);
+      const history = createHash('sha256').update(`${settings.stream}\n${log.origin}`).digest('hex').slice(0, 32);
       if (await isFreshDestination(path)) await restoreNewest(log, path, 0);
       engine = await openEngine();
       let position: number;

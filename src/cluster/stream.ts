@@ -1,5 +1,6 @@
 import { connect, nanos, StorageType, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type NatsConnection, type ObjectStore } from 'nats';
 import { ErrorCode, RxkvError } from '../errors.js';
+import { uuid } from '../model/uuid.js';
 import type { ClusterSettings } from './options.js';
 
 const encoder = new TextEncoder();
@@ -13,6 +14,9 @@ const ATTEMPT_MS = 2000;
  * (with an id per message, so that a publish sent again after a lost ack is stored once) and reads
  * it in order; the consensus is JetStream's.
  */
+/** A stream's description as rxkv creates it: this, then a uuid naming its history. */
+const HISTORY_PREFIX = 'rxkv history ';
+
 export class ClusterStream {
   private store: Promise<ObjectStore> | undefined;
 
@@ -21,8 +25,11 @@ export class ClusterStream {
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly settings: ClusterSettings,
-    /** The stream's creation time: with its name, what identifies this history. */
-    readonly created: string,
+    /**
+     * What its creator named the stream's history (its description, replicated with its config):
+     * with the stream's name, what identifies this history on every node.
+     */
+    readonly origin: string,
   ) {}
 
   /** Connects to the servers and creates the stream when it does not exist yet. */
@@ -41,16 +48,22 @@ export class ClusterStream {
         const jsm = await nc.jetstreamManager({ timeout: ATTEMPT_MS });
         const info = await jsm.streams.info(settings.stream).catch(async (error: unknown) => {
           notFound(error);
-          return jsm.streams.add({
+          // Nodes opening at once may each add it: one config wins, the others read it.
+          const add = jsm.streams.add({
             name: settings.stream,
             subjects: [subjectOf(settings.stream)],
             num_replicas: settings.replicas,
             storage: StorageType.File,
             ...(settings.maxAge === undefined ? {} : { max_age: nanos(settings.maxAge) }),
             ...(settings.maxBytes === undefined ? {} : { max_bytes: settings.maxBytes }),
+            description: `${HISTORY_PREFIX}${uuid()}`,
           });
+          return add.catch(() => jsm.streams.info(settings.stream));
         });
-        return new ClusterStream(nc, nc.jetstream({ timeout: settings.timeout }), jsm, settings, info.created);
+        // Not the creation time: each peer of a replicated stream may report its own (seen here
+        // 31 ms apart when three nodes opened at once), and the nodes' histories then differed.
+        const origin = info.config.description?.startsWith(HISTORY_PREFIX) ? info.config.description : info.created;
+        return new ClusterStream(nc, nc.jetstream({ timeout: settings.timeout }), jsm, settings, origin);
       } catch (cause) {
         if (Date.now() < deadline) {
           await new Promise((resolve) => setTimeout(resolve, 250));
