@@ -21,7 +21,7 @@ export function fileStore(path: string): ReplicaStore {
 }
 
 class FileStore implements ReplicaStore {
-  private readonly image = new StoreImage();
+  private image = new StoreImage();
   private log: FileHandle | null = null;
   private logBytes = 0;
   private compactedBytes = 0;
@@ -31,13 +31,16 @@ class FileStore implements ReplicaStore {
 
   async load(): Promise<StoredReplica | undefined> {
     await this.lock();
+    this.image = new StoreImage();
     try {
-      let text = '';
+      let text: string | null = null;
       try {
         text = await readFile(this.path, 'utf8');
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       }
+      const created = text === null;
+      text ??= '';
       const lines = text.split('\n');
       // Without its newline, the last line is a save that never resolved: cut off.
       const torn = lines.pop()!;
@@ -53,6 +56,7 @@ class FileStore implements ReplicaStore {
       });
       const whole = Buffer.byteLength(text) - Buffer.byteLength(torn);
       this.log = await open(this.path, 'a');
+      if (created) await this.syncDirectory(); // a new file's name is as durable as what it will hold
       if (torn !== '') {
         await this.log.truncate(whole);
         await this.log.datasync();
@@ -111,14 +115,18 @@ class FileStore implements ReplicaStore {
       await file.close();
     }
     await rename(aside, this.path);
+    await this.syncDirectory();
+    this.log = await open(this.path, 'a');
+    this.compactedBytes = this.logBytes = Buffer.byteLength(text);
+  }
+
+  private async syncDirectory(): Promise<void> {
     const directory = await open(dirname(this.path), 'r');
     try {
       await directory.sync();
     } finally {
       await directory.close();
     }
-    this.log = await open(this.path, 'a');
-    this.compactedBytes = this.logBytes = Buffer.byteLength(text);
   }
 
   /** Takes the `.lock` file: refused while a live process holds it, taken over from one that is gone. */
