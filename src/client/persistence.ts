@@ -82,12 +82,13 @@ export class Persistence {
     }, 0);
   }
 
-  /** The bytes a write would take in the store; more than it has room for (`LIMIT_EXCEEDED`) throws. */
-  checkRoom(ops: unknown): void {
+  /** The bytes a write's ops take in the store (for `addWrite`); more than it has room for (`LIMIT_EXCEEDED`) throws. */
+  checkRoom(ops: unknown): number {
     const bytes = JSON.stringify(ops).length;
     if (this.bytes + bytes > this.maxBytes) {
       throw new RxkvError(ErrorCode.LIMIT_EXCEEDED, `The persisted replica holds ${this.bytes} bytes and this write needs ${bytes} more than maxStoredBytes (${this.maxBytes}) allows: it was not sent.`);
     }
+    return bytes;
   }
 
   /** A record of the replica changed. */
@@ -110,8 +111,10 @@ export class Persistence {
     this.schedule();
   }
 
-  /** Stores a new write; resolves once it is stored (rejects with the store's typed error). */
-  addWrite(write: StoredWrite): Promise<void> {
+  /** Stores a new write of `bytes` (from `checkRoom`); resolves once it is stored (rejects with the store's typed error). */
+  addWrite(write: StoredWrite, bytes: number): Promise<void> {
+    this.bytes += bytes;
+    this.writeBytes.set(write.m, bytes);
     return new Promise((resolve, reject) => {
       this.waiters.set(write.m, { resolve, reject });
       this.putWrite(write);
@@ -283,9 +286,11 @@ export class Persistence {
     else this.recordBytes.set(id, size);
   }
 
+  /** Counts a write once: its ops never change (a later put only adds its seq). */
   private sizeWrite(write: StoredWrite): void {
+    if (this.writeBytes.has(write.m)) return;
     const size = JSON.stringify(write.ops).length;
-    this.bytes += size - (this.writeBytes.get(write.m) ?? 0);
+    this.bytes += size;
     this.writeBytes.set(write.m, size);
   }
 }

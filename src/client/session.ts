@@ -246,8 +246,9 @@ export class ReplicaSession {
         reject(new RxkvError(ErrorCode.LIMIT_EXCEEDED, `${this.writes.size} writes already wait for the server's answer (maxPendingWrites): this one was not sent.`));
       } else {
         const { persistence } = this;
+        let bytes = 0;
         try {
-          persistence?.checkRoom(ops);
+          bytes = persistence?.checkRoom(ops) ?? 0;
         } catch (error) {
           reject(error);
           return;
@@ -260,7 +261,7 @@ export class ReplicaSession {
           return;
         }
         write.stored = false;
-        persistence.addWrite({ m: write.m, ops: kept, optimistic }).then(
+        persistence.addWrite({ m: write.m, ops: kept, optimistic }, bytes).then(
           () => {
             write.stored = true;
             if (!write.settled && this.transport.ready) this.sendWrite(write);

@@ -14,9 +14,6 @@ const ATTEMPT_MS = 2000;
  * (with an id per message, so that a publish sent again after a lost ack is stored once) and reads
  * it in order; the consensus is JetStream's.
  */
-/** A stream's description as rxkv creates it: this, then a uuid naming its history. */
-const HISTORY_PREFIX = 'rxkv history ';
-
 export class ClusterStream {
   private store: Promise<ObjectStore> | undefined;
 
@@ -25,10 +22,7 @@ export class ClusterStream {
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly settings: ClusterSettings,
-    /**
-     * What its creator named the stream's history (its description, replicated with its config):
-     * with the stream's name, what identifies this history on every node.
-     */
+    /** The id the first node gave the stream's history: with the stream's name, what identifies it on every node. */
     readonly origin: string,
   ) {}
 
@@ -46,23 +40,20 @@ export class ClusterStream {
     for (;;) {
       try {
         const jsm = await nc.jetstreamManager({ timeout: ATTEMPT_MS });
-        const info = await jsm.streams.info(settings.stream).catch(async (error: unknown) => {
+        await jsm.streams.info(settings.stream).catch((error: unknown) => {
           notFound(error);
-          // Nodes opening at once may each add it: one config wins, the others read it.
-          const add = jsm.streams.add({
+          // Nodes opening at once each add it, with the same config: JetStream makes it once.
+          return jsm.streams.add({
             name: settings.stream,
             subjects: [subjectOf(settings.stream)],
             num_replicas: settings.replicas,
             storage: StorageType.File,
             ...(settings.maxAge === undefined ? {} : { max_age: nanos(settings.maxAge) }),
             ...(settings.maxBytes === undefined ? {} : { max_bytes: settings.maxBytes }),
-            description: `${HISTORY_PREFIX}${uuid()}`,
           });
-          return add.catch(() => jsm.streams.info(settings.stream));
         });
-        // Not the creation time: each peer of a replicated stream may report its own (seen here
-        // 31 ms apart when three nodes opened at once), and the nodes' histories then differed.
-        const origin = info.config.description?.startsWith(HISTORY_PREFIX) ? info.config.description : info.created;
+        // Asked in short attempts: a bucket just made has no leader for a moment (503, or no answer).
+        const origin = await originOf(nc.jetstream({ timeout: ATTEMPT_MS }), settings);
         return new ClusterStream(nc, nc.jetstream({ timeout: settings.timeout }), jsm, settings, origin);
       } catch (cause) {
         if (Date.now() < deadline) {
@@ -142,6 +133,20 @@ export class ClusterStream {
   close(): Promise<void> {
     return this.nc.close();
   }
+}
+
+/**
+ * The id of the stream's history, named once: the first node to get there creates it in a
+ * replicated key-value bucket (a create is a compare-and-set), the others read it. Not the stream's
+ * creation time, which each of its peers may report differently (seen 31 ms apart when three nodes
+ * created the stream at once), nor its description, which a later `add` may replace.
+ */
+async function originOf(js: JetStreamClient, settings: ClusterSettings): Promise<string> {
+  const kv = await js.views.kv(`${settings.stream}-history`, { replicas: settings.replicas, history: 1, storage: StorageType.File });
+  await kv.create('origin', new TextEncoder().encode(uuid())).catch(() => undefined); // taken: another node named it
+  const entry = await kv.get('origin');
+  if (entry === null) throw new Error(`the history id of stream ${settings.stream} is missing`);
+  return new TextDecoder().decode(entry.value);
 }
 
 /** Returns false for JetStream's "stream not found" (10059), throws anything else. */
