@@ -57,7 +57,7 @@ describe('npm run bench', () => {
     expect(stderr).toContain('[bench] W1p: repetition 1 of 1');
     const json = JSON.parse(readFileSync(results, 'utf8'));
     expect(json.machine).toEqual({ cpus: jasmine.any(Number), node: process.version });
-    expect(Object.keys(json.workloads)).toEqual(['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7d', 'W7f', 'W7c', 'W7i', 'W7b', 'W7r', 'W11', 'W11l', 'W12', 'O1', 'O2', 'O3', 'O4', 'C1', 'C2', 'C3']);
+    expect(Object.keys(json.workloads)).toEqual(['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7d', 'W7f', 'W7p', 'W7c', 'W7i', 'W7b', 'W7r', 'W11', 'W11l', 'W12', 'O1', 'O2', 'O3', 'O4', 'C1', 'C2', 'C3']);
     for (const id of ['W1p', 'W1s', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W7d', 'W7f', 'W7i', 'W7b', 'W7r', 'O2', 'O3', 'C1']) {
       const w = json.workloads[id];
       expect(w.rxkv).withContext(id).toBeGreaterThan(0);
@@ -88,6 +88,15 @@ describe('npm run bench', () => {
     expect(w7.deliveries).toBeGreaterThanOrEqual(10 * 300);
     expect(w7.deliveries).toBe(w7.expectedDeliveries);
     for (const id of ['W6', 'W7']) expect(stdout).toContain(`| ${id} |`);
+    // W7p: the same server with replicas that only parse, every change received, no target of its own.
+    const w7p = json.workloads.W7p;
+    expect(w7p.rxkv).toBeGreaterThan(0);
+    expect(w7p.ratio).toBeCloseTo(w7p.rxkv / w7p.baseline, 0);
+    expect(w7p.ratioToPlain).toBeGreaterThan(0);
+    expect(w7p.clientCpuMicrosPerDelivery).toBeGreaterThan(0);
+    expect(w7p.met).toBeNull();
+    expect(w7p.deliveries).toBe(w7p.expectedDeliveries);
+    expect(stdout).toContain('| W7p |');
     // W7c: the replicas' CPU per change received, beside plain ws's.
     expect(json.workloads.W7c.rxkv).toBe(w7.clientCpuMicrosPerDelivery);
     expect(json.workloads.W7c.baseline).toBeGreaterThan(0);

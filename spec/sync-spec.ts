@@ -312,6 +312,40 @@ describe('sync: rxkv/server and rxkv/client over loopback', () => {
       });
     }
 
+    for (const { missed, replayed } of [
+      { missed: 8, replayed: true },
+      { missed: 40, replayed: false },
+    ]) {
+      it(`should resume ${replayed ? 'by replaying the log' : 'with what changed since'} when ${missed} missed changes of text in many scripts ${replayed ? 'fit in' : 'outgrow'} logBytes, after the log went round many times`, async () => {
+        // Each change's JSON is about 150 bytes: 2 KiB hold 8 of them, not 40.
+        const { db } = (served = await startServer({ logSize: 1000, logBytes: 2048 }));
+        proxy = await TcpProxy.start(served.server.port);
+        const remote = connect(`ws://127.0.0.1:${proxy.port}`);
+        const server = db.table('texts');
+        const texts = remote.table('texts');
+        const seen: string[] = [];
+        texts.changes().subscribe((change) => seen.push(`${change.key} ${(change.value as { text: string } | undefined)?.text}`));
+        const text = (n: number) => `${n} ${'é✓ж漢'.repeat(n % 5)}${'x'.repeat((n * 7) % 23)}`;
+        await until(remote, 'open');
+        await server.put('k0', { text: text(0) });
+        await eventually(() => seen.length === 1, 'the subscription');
+        // Of varied lengths, so that the log's ring wraps at a different place each time round.
+        for (let n = 1; n < 200; n++) await server.put(`k${n % 7}`, { text: text(n) });
+        await eventually(() => seen.length === 200, 'the changes while connected');
+        proxy.block(true);
+        proxy.drop();
+        await until(remote, 'connecting');
+        for (let n = 200; n < 200 + missed; n++) await server.put(`k${n % 7}`, { text: text(n) });
+        proxy.block(false);
+        await until(remote, 'open');
+        await eventually(() => remote.seq === db.seq, 'the missed changes');
+        const missedSeen = seen.slice(200);
+        if (replayed) expect(missedSeen).toEqual(Array.from({ length: missed }, (_, i) => `k${(200 + i) % 7} ${text(200 + i)}`));
+        else expect(missedSeen.length).toBe(7); // each of the 7 records once, as it is now
+        expect([...texts.entries()]).toEqual([...server.entries()]);
+      });
+    }
+
     it('should send a write in flight again when the connection drops before it reached the server: it resolves once and applies once', async () => {
       served = await startServer();
       proxy = await TcpProxy.start(served.server.port);

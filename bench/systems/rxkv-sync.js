@@ -18,7 +18,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { open } from 'rxkv';
-import { serve } from 'rxkv/server';
+import { PROTOCOL_VERSION, serve } from 'rxkv/server';
 import { SIZES, acceptFigures, addLatency, histogramFigures, keyOf, memory, operations, percentile, random, record, runWindowed } from '../workload.js';
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), '..', 'child.js');
@@ -96,13 +96,13 @@ async function tearDown({ db, server, subscription }) {
 }
 
 /** Forks the client children, spreading the replicas over `procs` processes. */
-function startClients(port, subscriptions, { records, recordSamples = false, reconnect, procs = SIZES.SYNC_PROCS, go = false }) {
+function startClients(port, subscriptions, { records, recordSamples = false, reconnect, procs = SIZES.SYNC_PROCS, go = false, parseOnly = false }) {
   const count = Math.max(1, Math.min(procs, subscriptions.length));
   const groups = Array.from({ length: count }, () => []);
   subscriptions.forEach((keys, c) => groups[c % count].push(c));
   return groups.map((members) => {
     const args = { port, records, recordSamples, reconnect, go, clients: members.map((c) => ({ id: c, keys: subscriptions[c] })) };
-    const proc = fork(CHILD, ['rxkv-sync', 'clients', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+    const proc = fork(CHILD, ['rxkv-sync', parseOnly ? 'parsingClients' : 'clients', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
     let stdout = '';
     proc.stdout.setEncoding('utf8').on('data', (text) => (stdout += text));
     const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal, stdout })));
@@ -288,13 +288,13 @@ export async function W6({ dir }) {
  * `inspector: true` (W7i), the inspector page is open in headless Chromium on the change stream of
  * the whole database all along.
  */
-export async function W7({ dir, clients, served = true, inspector = false }) {
+export async function W7({ dir, clients, served = true, inspector = false, parseOnly = false }) {
   const subscriptions = layout(SIZES.SYNC_CLIENTS, SIZES.W1_KEYS, 7);
   const keys = [...new Set([keyOf(0), ...subscriptions.flatMap((keys) => keys ?? [])])].sort();
   const setup = await setUp(dir, clients ? subscriptions : [], keys, served, inspector);
   const { table, server, feed } = setup;
   const page = inspector ? await openInspector(server.port) : null;
-  const connected = clients ? await connectClients(server, subscriptions, { records: keys.length, others: page === null ? 0 : 1 }) : { children: [], offsets: [] };
+  const connected = clients ? await connectClients(server, subscriptions, { records: keys.length, others: page === null ? 0 : 1, parseOnly }) : { children: [], offsets: [] };
   const { children } = connected;
   let seconds;
   let drainedSeconds = null;
@@ -490,6 +490,86 @@ export async function clients({ port, records, recordSamples, reconnect, go, cli
   for (const replica of replicas) replica.subscription.unsubscribe();
   await Promise.all(replicas.map((replica) => replica.remote.close()));
   process.removeAllListeners('message');
+  process.disconnect();
+  return { replicas: replicas.length, deliveries: replicas.reduce((sum, r) => sum + r.deliveries, 0) };
+}
+
+/**
+ * W7p's client children: the same sockets, subscriptions and drain as `clients`, but no replica.
+ * Each socket speaks the sync protocol by hand (hello, one subscribe) and only parses what comes,
+ * counting the changes: what any replica must pay at least, so that W7 with these measures what
+ * rxkv's server can reach here with the cheapest replicas possible.
+ */
+export async function parsingClients({ port, records, clients: members }) {
+  const { WebSocket } = await import('ws');
+  // If the server child dies, leave rather than linger with open sockets.
+  const orphaned = () => process.exit(1);
+  process.on('disconnect', orphaned);
+  let undrained = null;
+  let cpu;
+  const replicas = members.map(({ keys }) => ({ keys, deliveries: 0, maxSeq: 0, target: Infinity }));
+  const done = () =>
+    process.send({ type: 'drained', deliveries: replicas.reduce((sum, r) => sum + r.deliveries, 0), reconnects: 0, cpuMicros: ((used) => used.user + used.system)(process.cpuUsage(cpu)), samples: [] });
+  const sockets = new Array(replicas.length);
+  await new Promise((resolve, reject) => {
+    let started = 0;
+    let live = 0;
+    const start = () => {
+      const replica = replicas[started];
+      const socket = (sockets[started++] = new WebSocket(`ws://127.0.0.1:${port}`, { perMessageDeflate: false }));
+      let initial = 0;
+      socket.once('open', () => socket.send(JSON.stringify({ type: 'hello', v: PROTOCOL_VERSION })));
+      socket.once('error', reject);
+      socket.on('message', (data) => {
+        const message = JSON.parse(data.toString());
+        switch (message.type) {
+          case 'welcome':
+            socket.send(JSON.stringify({ type: 'subscribe', id: 1, subs: [{ sub: 1, table: TABLE, ...(replica.keys === null ? {} : { keys: replica.keys }) }] }));
+            return;
+          case 'snapshot':
+            initial += message.records.length;
+            return;
+          case 'subscribed':
+            if (initial !== (replica.keys === null ? records : replica.keys.length)) reject(new Error(`a replica got ${initial} initial records`));
+            if (started < replicas.length) start();
+            if (++live === replicas.length) resolve();
+            return;
+          case 'changes': {
+            const { changes } = message;
+            replica.deliveries += changes.length;
+            const before = replica.maxSeq;
+            replica.maxSeq = changes[changes.length - 1].seq;
+            if (undrained !== null && before < replica.target && replica.maxSeq >= replica.target && --undrained === 0) done();
+            return;
+          }
+          case 'error':
+            reject(new Error(`the server refused: ${message.code} ${message.message}`));
+        }
+      });
+    };
+    while (started < Math.min(CONNECTING, replicas.length)) start();
+  });
+  cpu = process.cpuUsage();
+  await new Promise((resolve) => {
+    process.on('message', (message) => {
+      switch (message.type) {
+        case 'ping':
+          process.send({ type: 'pong', t: message.t, at: now() });
+          return;
+        case 'drain':
+          replicas.forEach((replica, i) => (replica.target = message.targets[i]));
+          undrained = replicas.filter((replica) => replica.maxSeq < replica.target).length;
+          if (undrained === 0) done();
+          return;
+        case 'close':
+          resolve();
+      }
+    });
+    process.send({ type: 'ready' });
+  });
+  for (const socket of sockets) socket.terminate();
+  process.removeAllListeners('message');
+  process.off('disconnect', orphaned);
   process.disconnect();
   return { replicas: replicas.length, deliveries: replicas.reduce((sum, r) => sum + r.deliveries, 0) };
 }

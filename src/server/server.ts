@@ -150,7 +150,7 @@ class Server implements SyncServer, Host {
 
   stats(): ServerStats {
     const sessions = [...this.clients];
-    this.countCommit(this.commits.seq);
+    this.roll();
     return {
       connections: sessions.length,
       subscriptions: this.routes.counts(),
@@ -162,19 +162,22 @@ class Server implements SyncServer, Host {
     };
   }
 
-  /** Counts a commit (the changes of one commit share its seq) in the second it was seen. */
+  /** Counts a commit (the changes of one commit share its seq) in the second it was seen: the clock is read once per commit. */
   private countCommit(seq: number): void {
+    if (seq === this.commits.seq) return;
+    this.roll();
+    this.commits.current++;
+    this.commits.seq = seq;
+  }
+
+  /** Moves the commit counts on to the current second. */
+  private roll(): void {
     const second = Math.floor(Date.now() / 1000);
     const commits = this.commits;
-    if (second !== commits.second) {
-      commits.last = second === commits.second + 1 ? commits.current : 0;
-      commits.current = 0;
-      commits.second = second;
-    }
-    if (seq !== commits.seq) {
-      commits.current++;
-      commits.seq = seq;
-    }
+    if (second === commits.second) return;
+    commits.last = second === commits.second + 1 ? commits.current : 0;
+    commits.current = 0;
+    commits.second = second;
   }
 
   /** Starts following the database's changes: the log covers what comes from now on. */
@@ -202,7 +205,7 @@ class Server implements SyncServer, Host {
     }
     this.countCommit(change.seq);
     const json = changeJson(change);
-    this.log.append({ seq: change.seq, table: change.table, key: change.key, json });
+    this.log.append(change.seq, change.table, change.key, json);
     this.routes.route(change, json);
   }
 
