@@ -19,8 +19,8 @@ const INITIAL_BYTES = 64 << 10;
  * Every change the server publishes stays here long enough to outlive several young-generation
  * collections, so as JavaScript strings and objects they would all be copied and promoted, and
  * die old. The log keeps them off the JavaScript heap instead: each change's JSON as UTF-8 in one
- * ring of bytes, its seq and place in typed arrays. Only the table and key are references (to
- * strings the database holds anyway); a replay decodes the JSON it sends.
+ * ring of bytes, its seq and place in typed arrays. Only the table and key are references (short
+ * strings, mostly the ones the database holds anyway); a replay decodes the JSON it sends.
  */
 export class ChangeLog {
   /** The slots of the entries: entry i (0 oldest) is in slot (first + i) % capacity. */
@@ -49,8 +49,7 @@ export class ChangeLog {
     const length = Buffer.byteLength(json);
     if (length > this.maxBytes || this.maxChanges === 0) {
       // Cannot be held: nothing before it can be replayed either, since it would be missing.
-      this.count = 0;
-      this.floor = seq;
+      this.reset(seq);
       return;
     }
     if (this.count === this.seqs.length && this.count < this.maxChanges) this.growSlots();
@@ -87,6 +86,8 @@ export class ChangeLog {
 
   /** Forgets everything: history restarted at `seq`. */
   reset(seq: number): void {
+    this.tables.fill('');
+    this.keys.fill('');
     this.count = 0;
     this.end = 0;
     this.floor = seq;
