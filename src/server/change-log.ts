@@ -1,3 +1,5 @@
+import { constants } from 'node:buffer';
+
 /** One change as the log gives it back: where it belongs, and its wire form. */
 export interface LoggedChange {
   readonly seq: number;
@@ -37,11 +39,15 @@ export class ChangeLog {
   /** Every change with a seq above this is in the log. */
   private floor: number;
 
+  /** The ring's largest size: `logBytes`, or the largest Buffer Node can make. */
+  private readonly maxBytes: number;
+
   constructor(
     private readonly maxChanges: number,
-    private readonly maxBytes: number,
+    maxBytes: number,
     seq: number,
   ) {
+    this.maxBytes = Math.min(maxBytes, constants.MAX_LENGTH);
     this.floor = seq;
   }
 
