@@ -36,25 +36,32 @@ function applyOperation(root: Json | undefined, operation: Operation, copies: Se
   }
   if (path[0] !== '/') refuse(operation, 'a path starts with "/"');
   if (typeof root !== 'object' || root === null) refuse(operation, 'the value has no members');
-  const chain: object[] = [copyOf(root as object, copies)];
-  let parent = chain[0] as Record<string, Json> | Json[];
-  // The path's tokens, read in place (no array of them: this runs for every change a replica receives).
-  let start = 1;
-  for (let end = path.indexOf('/', start); end !== -1; start = end + 1, end = path.indexOf('/', start)) {
+  return changeCopy(root as object, operation, 1, copies) as Json;
+}
+
+/**
+ * A copy of `container` with the operation applied at the rest of its path, from `start` (the
+ * path's tokens are read in place, with no array of them: this runs for every change a replica
+ * receives).
+ */
+function changeCopy(container: object, operation: Operation, start: number, copies: Set<object> | null): object {
+  const copy = copyOf(container, copies) as Record<string, Json> | Json[];
+  const path = operation.path;
+  const end = path.indexOf('/', start);
+  if (end === -1) {
+    const last = unescape(path.slice(start));
+    if (Array.isArray(copy)) changeArray(copy, last, operation);
+    else changeObject(copy, last, operation);
+  } else {
     const token = unescape(path.slice(start, end));
-    const child = member(parent, token);
+    const child = member(copy, token);
     if (typeof child !== 'object' || child === null) refuse(operation, `nothing at ${path.slice(0, end)}`);
-    const copy = copyOf(child as object, copies) as Record<string, Json> | Json[];
-    if (Array.isArray(parent)) parent[Number(token)] = copy as Json;
-    else setMember(parent, token, copy);
-    chain.push(copy);
-    parent = copy;
+    const changed = changeCopy(child, operation, end + 1, copies) as Json;
+    if (Array.isArray(copy)) copy[Number(token)] = changed;
+    else setMember(copy, token, changed);
   }
-  const last = unescape(path.slice(start));
-  if (Array.isArray(parent)) changeArray(parent, last, operation);
-  else changeObject(parent, last, operation);
-  if (copies === null) for (const copy of chain) Object.freeze(copy);
-  return chain[0] as Json;
+  if (copies === null) Object.freeze(copy);
+  return copy;
 }
 
 function changeObject(object: Record<string, Json>, token: string, operation: Operation): void {
