@@ -11,6 +11,9 @@ import { bounds, checkRangeOptions, type RangeOptions } from '../model/range.js'
 import type { SubscriptionFilter, WireChange } from '../sync/protocol.js';
 import { applyOps, type PendingWrites } from './optimistic.js';
 
+/** What `TableReplica.reflected` says of a record no live subscription covers. */
+const NOT_COVERED = -1;
+
 /** Told what happens to the server subscription it is attached to (by a stream of a remote table). */
 export interface SubscriptionObserver {
   /** The subscription's records are in the replica (called at once when they already were). */
@@ -216,17 +219,17 @@ export class TableReplica {
     this.view = null;
     const after = this.value(key);
     if (before === after || (before !== undefined && after !== undefined && jsonEqual(before, after))) return;
-    const covering = this.covering(key);
-    if (covering.length === 0) return; // shown to reads only: no stream to tell, no patch to make
-    this.emit(covering, { table: this.name, key, op: changeOp(before, after), value: after, previous: before, patch: diff(before, after), seq, ts, pending: this.shown.has(key) });
+    if (this.reflected(key) === NOT_COVERED) return; // shown to reads only: no stream to tell, no patch to make
+    this.emit(key, { table: this.name, key, op: changeOp(before, after), value: after, previous: before, patch: diff(before, after), seq, ts, pending: this.shown.has(key) });
   }
 
   /** Applies a change from the server; returns false when the patch does not apply (the replica diverged). */
   apply(wire: WireChange): boolean {
-    const covering = this.covering(wire.key);
-    if (covering.length === 0) return true; // of a subscription dropped since it was sent
-    if (wire.seq <= this.reflected(wire.key, covering)) return true; // a replay of what the record holds already
-    const shown = this.shown.has(wire.key) ? this.value(wire.key) : undefined;
+    const reflected = this.reflected(wire.key);
+    if (reflected === NOT_COVERED) return true; // of a subscription dropped since it was sent
+    if (wire.seq <= reflected) return true; // a replay of what the record holds already
+    const optimistic = this.shown.size > 0 && this.shown.has(wire.key);
+    const shown = optimistic ? this.value(wire.key) : undefined;
     const previous = this.records.get(wire.key);
     let value: Json | undefined;
     if (wire.op !== 'delete') {
@@ -237,8 +240,8 @@ export class TableReplica {
       }
     }
     this.set(wire.key, value, wire.seq);
-    if (this.shown.has(wire.key)) this.rebase(wire.key, wire.seq, wire.ts, shown);
-    else this.emit(covering, { table: this.name, key: wire.key, op: wire.op, value, previous, patch: wire.patch, seq: wire.seq, ts: wire.ts });
+    if (optimistic) this.rebase(wire.key, wire.seq, wire.ts, shown);
+    else this.emit(wire.key, { table: this.name, key: wire.key, op: wire.op, value, previous, patch: wire.patch, seq: wire.seq, ts: wire.ts });
     return true;
   }
 
@@ -247,11 +250,16 @@ export class TableReplica {
     this.resumed.clear();
   }
 
-  /** The seq a record is known to reflect: what set it during a resume, or what its subscriptions reached. */
-  private reflected(key: string, covering: readonly ServerSub[]): number {
-    let seq = this.resumed.get(key) ?? 0;
-    for (const sub of covering) seq = Math.max(seq, sub.seq);
-    return seq;
+  /**
+   * The seq a record is known to reflect: what its live subscriptions reached, or what set it
+   * during a resume; NOT_COVERED when no live subscription covers it. No array of the covering
+   * subscriptions is made: this runs for every change a replica receives.
+   */
+  private reflected(key: string): number {
+    let seq = NOT_COVERED;
+    for (const sub of this.subs.values()) if (sub.live && sub.covers(key)) seq = Math.max(seq, sub.seq);
+    if (seq === NOT_COVERED || this.resumed.size === 0) return seq;
+    return Math.max(seq, this.resumed.get(key) ?? 0);
   }
 
   /**
@@ -296,7 +304,7 @@ export class TableReplica {
     const shown = this.value(key);
     this.set(key, value, seq);
     if (this.shown.has(key)) return this.rebase(key, seq, ts, shown);
-    this.emit(this.covering(key), { table: this.name, key, op: changeOp(previous, value), value, previous, patch: diff(previous, value), seq, ts });
+    this.emit(key, { table: this.name, key, op: changeOp(previous, value), value, previous, patch: diff(previous, value), seq, ts });
   }
 
   /** Sets a record as of `seq` (undefined: dropped from the replica, not changed on the server). */
@@ -308,14 +316,10 @@ export class TableReplica {
     this.recordChanged?.(this.name, key);
   }
 
-  private covering(key: string): ServerSub[] {
-    const covering: ServerSub[] = [];
-    for (const sub of this.subs.values()) if (sub.live && sub.covers(key)) covering.push(sub);
-    return covering;
-  }
-
-  private emit(covering: readonly ServerSub[], change: Change): void {
-    for (const sub of covering) {
+  /** Tells the observers of the live subscriptions that cover the record. */
+  private emit(key: string, change: Change): void {
+    for (const sub of this.subs.values()) {
+      if (!sub.live || !sub.covers(key)) continue;
       this.touched.add(sub);
       for (const observer of sub.observers) observer.change(change);
     }
