@@ -228,7 +228,7 @@ export class TableReplica {
     const reflected = this.reflected(wire.key);
     if (reflected === NOT_COVERED) return true; // of a subscription dropped since it was sent
     if (wire.seq <= reflected) return true; // a replay of what the record holds already
-    const optimistic = this.shown.size > 0 && this.shown.has(wire.key);
+    const optimistic = this.shown.has(wire.key);
     const shown = optimistic ? this.value(wire.key) : undefined;
     const previous = this.records.get(wire.key);
     let value: Json | undefined;
