@@ -62,10 +62,10 @@ describe('sync: a client that stops reading', () => {
     await converged(replica);
   }, 60_000);
 
-  it('should disconnect it once it stays behind past stallTimeout; it resumes when it reads again', async () => {
-    const replica = await stalledClient({ maxBufferedBytes: 64 * 1024, stallTimeout: 300 });
-    // 64 MB: more than the kernel's socket buffers hold.
-    await server.ask({ write: { count: 2000, keys: 50, bytes: 32 * 1024 } });
+  /** A stalled client, then 64 MB of changes (more than the kernel's socket buffers hold): disconnected, then resumed. */
+  async function disconnectedThenResumed(options: object, write: object): Promise<void> {
+    const replica = await stalledClient({ maxBufferedBytes: 64 * 1024, stallTimeout: 300, ...options });
+    await server.ask({ write: { count: 2000, keys: 50, bytes: 32 * 1024, ...write } });
     const deadline = Date.now() + 10_000;
     while ((await server.ask<{ connections: number }>({ connections: true })).connections > 0) {
       if (Date.now() > deadline) throw new Error('the stalled client was not disconnected');
@@ -74,5 +74,14 @@ describe('sync: a client that stops reading', () => {
     proxy.stall(false);
     await until(remote, 'open', 10_000);
     await converged(replica);
+  }
+
+  it('should disconnect it once it stays behind past stallTimeout; it resumes when it reads again', async () => {
+    await disconnectedThenResumed({}, {});
+  }, 60_000);
+
+  it('should do the same with perMessageDeflate on (what waits to be compressed counts as waiting)', async () => {
+    // Changes that compression does not shrink, or the kernel's buffers would hold them all.
+    await disconnectedThenResumed({ perMessageDeflate: true }, { incompressible: true });
   }, 60_000);
 });

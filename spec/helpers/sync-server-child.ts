@@ -1,7 +1,8 @@
 // A sync server in a process of its own, so that a spec can measure its memory and its event
-// loop alone. argv: <dir> <serve options as JSON>. Messages in: { write: { count, keys, bytes } },
+// loop alone. argv: <dir> <serve options as JSON>. Messages in: { write: { count, keys, bytes, incompressible? } },
 // { fill: { table, count, bytes } }, { probe: 'start' | 'stop' }, { memory: true },
 // { connections: true }, { entries: table }, { stop: true }; each answered once.
+import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { open } from 'rxkv';
 import { serve } from 'rxkv/server';
@@ -30,12 +31,14 @@ async function writeInTurn(): Promise<void> {
 
 process.on('message', async (message: any) => {
   if (message.write !== undefined) {
-    const { count, keys, bytes } = message.write as { count: number; keys: number; bytes: number };
+    const { count, keys, bytes, incompressible = false } = message.write as { count: number; keys: number; bytes: number; incompressible?: boolean };
     const writes: Promise<unknown>[] = [];
     for (let i = 0; i < count; i++) {
-      // Each write of a record changes its text: every change carries `bytes` of patch.
+      // Each write of a record changes its text: every change carries `bytes` of patch (random
+      // base64 when `incompressible`, so that permessage-deflate does not shrink it).
       const round = Math.floor(i / keys);
-      writes.push(db.table('t').merge(`k${i % keys}`, { n: i, text: String.fromCharCode(97 + (round % 26)).repeat(bytes) }));
+      const text = incompressible ? randomBytes((bytes * 3) / 4).toString('base64') : String.fromCharCode(97 + (round % 26)).repeat(bytes);
+      writes.push(db.table('t').merge(`k${i % keys}`, { n: i, text }));
       if (writes.length === 256) await Promise.all(writes.splice(0));
     }
     await Promise.all(writes);

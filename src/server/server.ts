@@ -93,7 +93,7 @@ class Server implements SyncServer, Host {
   ) {
     this.history = db.history;
     this.log = new ChangeLog(settings.logSize, settings.logBytes, db.seq);
-    this.sockets = new WebSocketServer({ noServer: true, maxPayload: settings.maxMessageBytes, perMessageDeflate: false });
+    this.sockets = new WebSocketServer({ noServer: true, maxPayload: settings.maxMessageBytes, perMessageDeflate: settings.perMessageDeflate });
     http.on('upgrade', this.upgrade);
     this.heartbeat = settings.heartbeat > 0 ? setInterval(() => this.clients.forEach((client) => client.ping()), settings.heartbeat) : null;
     this.heartbeat?.unref();
