@@ -395,6 +395,33 @@ const started = performance.now();
 }
 
 {
+  // W7z: W7 with permessage-deflate on, against W7 without: the bytes sent per change delivered.
+  const w7z = await repeat('W7z', (rep) =>
+    both(
+      rep,
+      () => child('rxkv-sync', 'W7', { dir: freshDir(), clients: true, perMessageDeflate: true }),
+      () => child('rxkv-sync', 'W7', { dir: freshDir(), clients: true }),
+    ),
+  );
+  const bytesPerDelivery = (r) => r.bytesSent / r.deliveries;
+  record('W7z', {
+    description: 'W7 with permessage-deflate on (`perMessageDeflate: true`): bytes the server sent per change delivered; beside, the drained rate',
+    rxkv: median(w7z.map(([r]) => bytesPerDelivery(r))),
+    baseline: median(w7z.map(([, b]) => bytesPerDelivery(b))),
+    baselineName: 'W7, off (the default)',
+    ratio: median(w7z.map(([r, b]) => bytesPerDelivery(r) / bytesPerDelivery(b))),
+    unit: 'B',
+    target: '-',
+    extra: {
+      drainedOpsPerSec: { rxkv: median(w7z.map(([r]) => r.drainedOpsPerSec)), baseline: median(w7z.map(([, b]) => b.drainedOpsPerSec)) },
+      drainedRatio: median(w7z.map(([r, b]) => r.drainedOpsPerSec / b.drainedOpsPerSec)),
+      cpuMicrosPerOp: { rxkv: median(w7z.map(([r]) => r.cpuMicrosPerOp)), baseline: median(w7z.map(([, b]) => b.cpuMicrosPerOp)) },
+      clientCpuMicrosPerDelivery: { rxkv: median(w7z.map(([r]) => r.clientCpuMicrosPerDelivery)), baseline: median(w7z.map(([, b]) => b.clientCpuMicrosPerDelivery)) },
+    },
+  });
+}
+
+{
   // W7i: W7 with the inspector open on the change stream of the whole database.
   const w7i = await repeat('W7i', (rep) =>
     both(
@@ -653,6 +680,7 @@ const format = (value, unit) => {
   if (value === null || value === undefined) return '-';
   if (unit === 'bytes') return `${(value / 1048576).toFixed(1)} MiB`;
   if (unit === 'KiB') return `${value.toFixed(1)} KiB`;
+  if (unit === 'B') return `${value.toFixed(1)} B`;
   if (unit === 'µs') return `${value.toFixed(2)} µs`;
   if (unit.startsWith('ms') || unit === 's') return `${value.toFixed(3)} ${unit}`;
   if (unit === 'x growth') return `${value.toFixed(2)}x`;
@@ -663,13 +691,14 @@ lines.push(`rxkv benchmark: ${REPS} repetitions, medians; node ${process.version
 lines.push('');
 lines.push('| id | workload | rxkv | baseline | ratio | target | met |');
 lines.push('|---|---|---|---|---|---|---|');
-const ORDER = ['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7d', 'W7f', 'W7p', 'W7c', 'W7i', 'W7b', 'W7r', 'W11', 'W11l', 'W12', 'O1', 'O2', 'O3', 'O4', 'C1', 'C2', 'C3'];
+const ORDER = ['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7d', 'W7f', 'W7p', 'W7c', 'W7z', 'W7i', 'W7b', 'W7r', 'W11', 'W11l', 'W12', 'O1', 'O2', 'O3', 'O4', 'C1', 'C2', 'C3'];
 const ordered = ORDER.map((id) => [id, workloads[id]]);
 for (const [id, w] of ordered) {
   // What a row shows beside its figure: W7r's time, W11's accept rate, the p50 of a latency.
   const beside = (side) => {
     if (id === 'W7r') return ` in ${Math.round(w.ms[side])} ms`;
     if (id === 'W11') return `; ${format(w.connectionsPerSec[side], 'connections/s')}`;
+    if (id === 'W7z') return `; drained ${format(w.drainedOpsPerSec[side], 'ops/s')}`;
     if (id === 'W11l' || id === 'W12' || id === 'O4') return `; ${format(w.p50Ms[side], 'ms (p50)')}`;
     return '';
   };

@@ -57,7 +57,7 @@ describe('npm run bench', () => {
     expect(stderr).toContain('[bench] W1p: repetition 1 of 1');
     const json = JSON.parse(readFileSync(results, 'utf8'));
     expect(json.machine).toEqual({ cpus: jasmine.any(Number), node: process.version });
-    expect(Object.keys(json.workloads)).toEqual(['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7d', 'W7f', 'W7p', 'W7c', 'W7i', 'W7b', 'W7r', 'W11', 'W11l', 'W12', 'O1', 'O2', 'O3', 'O4', 'C1', 'C2', 'C3']);
+    expect(Object.keys(json.workloads)).toEqual(['W1p', 'W1s', 'W1e', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W6', 'W7', 'W7d', 'W7f', 'W7p', 'W7c', 'W7z', 'W7i', 'W7b', 'W7r', 'W11', 'W11l', 'W12', 'O1', 'O2', 'O3', 'O4', 'C1', 'C2', 'C3']);
     for (const id of ['W1p', 'W1s', 'W2', 'W3', 'W4', 'W5', 'M1', 'W8', 'W9', 'W10', 'W7d', 'W7f', 'W7i', 'W7b', 'W7r', 'O2', 'O3', 'C1']) {
       const w = json.workloads[id];
       expect(w.rxkv).withContext(id).toBeGreaterThan(0);
@@ -101,6 +101,13 @@ describe('npm run bench', () => {
     expect(json.workloads.W7c.rxkv).toBe(w7.clientCpuMicrosPerDelivery);
     expect(json.workloads.W7c.baseline).toBeGreaterThan(0);
     expect(json.workloads.W7c.met).toBe(json.workloads.W7c.rxkv <= 5);
+    // W7z: W7 compressed sends fewer bytes per change delivered than W7 without (the same changes).
+    const w7z = json.workloads.W7z;
+    expect(w7z.rxkv).toBeGreaterThan(0);
+    expect(w7z.ratio).toBeLessThan(1);
+    expect(w7z.drainedOpsPerSec.rxkv).toBeGreaterThan(0);
+    expect(w7z.met).toBeNull();
+    expect(stdout).toContain('| W7z |');
     // W7i: the inspector page in Chromium showed the stream's changes while W7 ran.
     for (const seq of json.workloads.W7i.lastSeqShown) expect(seq).toBeGreaterThan(0);
     // C2 and C3: the cluster's lag and a node's restart.

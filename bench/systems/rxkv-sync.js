@@ -64,7 +64,11 @@ function layout(clients, keySpace, seed) {
  * records, for every published change, its publication time (by seq), the last seq of its key
  * and how many replicas should receive it. Subscribed before `serve`, so it runs before routing.
  */
-async function setUp(dir, subscriptions, keys, served = true, inspector = false) {
+/**
+ * The database of a sync workload, its feed of changes, and (unless `served: false`) its server.
+ * `sent()`: the bytes the server's sockets have written so far (counted only with `countBytes`).
+ */
+async function setUp(dir, subscriptions, keys, { served = true, inspector = false, perMessageDeflate = false, countBytes = false } = {}) {
   const db = await open(dir);
   const table = db.table(TABLE);
   await db.transaction((tx) => {
@@ -85,12 +89,17 @@ async function setUp(dir, subscriptions, keys, served = true, inspector = false)
     feed.seq = change.seq;
     feed.expected += whole + (coverage.get(change.key) ?? 0);
   });
-  const server = served ? await serve(db, { port: 0, ...(inspector ? { inspector: true, authorize: () => true } : {}) }) : null;
-  return { db, table, server, feed, subscription };
+  const http = served ? await listening(0) : null;
+  const sockets = [];
+  if (countBytes) http?.on('connection', (socket) => sockets.push(socket));
+  const sent = () => sockets.reduce((sum, socket) => sum + socket.bytesWritten, 0);
+  const server = served ? await serve(db, { server: http, perMessageDeflate, ...(inspector ? { inspector: true, authorize: () => true } : {}) }) : null;
+  return { db, table, http, server, feed, subscription, sent };
 }
 
-async function tearDown({ db, server, subscription }) {
+async function tearDown({ db, http, server, subscription }) {
   await server?.close();
+  if (http !== null) await new Promise((resolve) => http.close(resolve));
   subscription.unsubscribe();
   await db.close();
 }
@@ -286,12 +295,12 @@ export async function W6({ dir }) {
  * merges' own rate (last one durable), the drained rate is reported beside it. With `served:
  * false` (W7b's baseline), the same database and merges without a server at all. With
  * `inspector: true` (W7i), the inspector page is open in headless Chromium on the change stream of
- * the whole database all along.
+ * the whole database all along. With `perMessageDeflate: true` (W7z), the server compresses.
  */
-export async function W7({ dir, clients, served = true, inspector = false, parseOnly = false }) {
+export async function W7({ dir, clients, served = true, inspector = false, parseOnly = false, perMessageDeflate = false }) {
   const subscriptions = layout(SIZES.SYNC_CLIENTS, SIZES.W1_KEYS, 7);
   const keys = [...new Set([keyOf(0), ...subscriptions.flatMap((keys) => keys ?? [])])].sort();
-  const setup = await setUp(dir, clients ? subscriptions : [], keys, served, inspector);
+  const setup = await setUp(dir, clients ? subscriptions : [], keys, { served, inspector, perMessageDeflate, countBytes: clients });
   const { table, server, feed } = setup;
   const page = inspector ? await openInspector(server.port) : null;
   const connected = clients ? await connectClients(server, subscriptions, { records: keys.length, others: page === null ? 0 : 1, parseOnly }) : { children: [], offsets: [] };
@@ -300,9 +309,11 @@ export async function W7({ dir, clients, served = true, inspector = false, parse
   let drainedSeconds = null;
   let drained = [];
   let usage;
+  let bytesSent;
   const delay = monitorEventLoopDelay({ resolution: 1 });
   try {
     const ops = operations(SIZES.W7_OPS, SIZES.W1_KEYS, 7);
+    const sentBefore = setup.sent();
     feed.measuring = true;
     delay.enable();
     const cpu = process.cpuUsage();
@@ -321,6 +332,7 @@ export async function W7({ dir, clients, served = true, inspector = false, parse
       drained = await drain(children, subscriptions, feed);
       drainedSeconds = (performance.now() - start) / 1000;
     }
+    bytesSent = setup.sent() - sentBefore;
     delay.disable();
   } catch (error) {
     for (const child of children) child.proc.kill('SIGKILL');
@@ -336,6 +348,8 @@ export async function W7({ dir, clients, served = true, inspector = false, parse
     loopP99Ms: delay.percentile(99) / 1e6,
     ...usage,
     ...(clients ? totals(drained, feed, children) : {}),
+    // What the server's sockets wrote from the first merge until the replicas were drained.
+    bytesSent,
   };
 }
 
