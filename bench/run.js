@@ -410,7 +410,7 @@ const started = performance.now();
     baseline: median(w7z.map(([, b]) => bytesPerDelivery(b))),
     baselineName: 'W7, off (the default)',
     ratio: median(w7z.map(([r, b]) => bytesPerDelivery(r) / bytesPerDelivery(b))),
-    unit: 'B',
+    unit: 'B/change',
     target: '-',
     extra: {
       drainedOpsPerSec: { rxkv: median(w7z.map(([r]) => r.drainedOpsPerSec)), baseline: median(w7z.map(([, b]) => b.drainedOpsPerSec)) },
@@ -680,7 +680,7 @@ const format = (value, unit) => {
   if (value === null || value === undefined) return '-';
   if (unit === 'bytes') return `${(value / 1048576).toFixed(1)} MiB`;
   if (unit === 'KiB') return `${value.toFixed(1)} KiB`;
-  if (unit === 'B') return `${value.toFixed(1)} B`;
+  if (unit === 'B/change') return `${value.toFixed(1)} B/change`;
   if (unit === 'µs') return `${value.toFixed(2)} µs`;
   if (unit.startsWith('ms') || unit === 's') return `${value.toFixed(3)} ${unit}`;
   if (unit === 'x growth') return `${value.toFixed(2)}x`;
