@@ -35,6 +35,8 @@ export async function startSyncFixture() {
     authenticate: ({ token }) => principals[token] ?? null,
     authorize: (principal, access) => access.action !== 'write' || principal.admin,
   });
+  // The same database, its messages compressed (Chromium always offers permessage-deflate).
+  const compressed = await serve(db, { server: http, path: '/compressed', perMessageDeflate: true, authorize: () => true });
   const example = await startExample({ port: 0, dir: join(dir, 'example') });
   // A server that is down, as a client sees it: every connection is cut at once.
   const down = createNetServer((socket) => socket.destroy());
@@ -44,6 +46,7 @@ export async function startSyncFixture() {
     args: {
       syncUrl: `ws://${base}/sync`,
       secureSyncUrl: `ws://${base}/secure`,
+      compressedSyncUrl: `ws://${base}/compressed`,
       controlUrl: `http://${base}/control`,
       exampleUrl: example.url,
       exampleSyncUrl: example.syncUrl,
@@ -54,6 +57,7 @@ export async function startSyncFixture() {
     async close() {
       await new Promise((resolve) => down.close(resolve));
       await example.close();
+      await compressed.close();
       await secure.close();
       await server.close();
       await new Promise((resolve) => {

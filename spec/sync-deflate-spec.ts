@@ -74,7 +74,7 @@ describe('serve(db, { perMessageDeflate }): compressed messages', () => {
     expect(compressedBytes).toBeLessThan(plainBytes / 4);
   });
 
-  it('should refuse a perMessageDeflate that is not true or false with INVALID_ARGUMENT, and serve nothing', async () => {
+  it('should refuse a perMessageDeflate that is not true or false with INVALID_ARGUMENT, leaving the database as it was', async () => {
     for (const perMessageDeflate of ['yes', 1, null, {}]) {
       await expectAsync(serve(db, { perMessageDeflate: perMessageDeflate as never })).toBeRejectedWith(
         jasmine.objectContaining({ code: 'INVALID_ARGUMENT', message: 'serve: perMessageDeflate must be true or false.' }),

@@ -63,10 +63,8 @@ function layout(clients, keySpace, seed) {
  * every replica can tell it is live from its initial records), served on loopback, and a feed that
  * records, for every published change, its publication time (by seq), the last seq of its key
  * and how many replicas should receive it. Subscribed before `serve`, so it runs before routing.
- */
-/**
- * The database of a sync workload, its feed of changes, and (unless `served: false`) its server.
- * `sent()`: the bytes the server's sockets have written so far (counted only with `countBytes`).
+ * Not served with `served: false`. `sent()`: the bytes the server's sockets have written so far
+ * (counted only with `countBytes`).
  */
 async function setUp(dir, subscriptions, keys, { served = true, inspector = false, perMessageDeflate = false, countBytes = false } = {}) {
   const db = await open(dir);

@@ -50,9 +50,9 @@ export interface ServeOptions<P = unknown> {
    * Compress messages with WebSocket's permessage-deflate, when the client offers it (browsers and
    * `rxkv/client` do), with `ws`'s settings: a message under 1 KiB goes as it is, and each
    * connection keeps its compression state (about 250 KiB more memory per connection, outside the
-   * JS heap, once it has been sent a compressed message). Default false: on loopback W7 sent 14
-   * times fewer bytes with it, and its replicas drained half as many merges per second (W7z in
-   * `npm run bench`). Worth it where bandwidth costs more than CPU.
+   * JS heap, once it has been sent a compressed message). Default false: on loopback W7 sent a
+   * tenth of the bytes per change with it, and its replicas drained half as many merges per
+   * second (W7z in `npm run bench`). Worth it where bandwidth costs more than CPU.
    */
   perMessageDeflate?: boolean;
   /** The largest message a client may send, in bytes (default 1 MiB); a larger one closes the connection with 1009. */

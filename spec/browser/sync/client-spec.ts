@@ -72,4 +72,18 @@ describe('rxkv/client in the browser, against a real rxkv server', () => {
     expect(sizes).toEqual([3000]);
     expect(remote.table(table).get('k002999')).toEqual({ i: 2999, text: 'x'.repeat(300) });
   });
+
+  it('should take the same snapshot and live patches from a server that compresses its messages (perMessageDeflate)', async () => {
+    const table = freshTable();
+    await serverSide('fill', { table, count: 3000, bytes: 300 });
+    remote = connect(fixture.compressedSyncUrl, { reconnect: { minDelay: 10, maxDelay: 100 } });
+    const sizes: number[] = [];
+    remote.table(table).state$.subscribe((snapshot) => sizes.push(snapshot.size));
+    await eventually(() => sizes.length === 1, 'the snapshot');
+    expect(sizes).toEqual([3000]);
+    for (let i = 0; i < 20; i++) await serverSide('merge', { table, key: 'k000007', value: { text: `v${i}`, n: i } });
+    await eventually(() => (remote.table(table).get('k000007') as { n?: number }).n === 19, 'the last patch');
+    expect(remote.table(table).get('k000007')).toEqual({ i: 7, text: 'v19', n: 19 });
+    expect(remote.table(table).get('k002999')).toEqual({ i: 2999, text: 'x'.repeat(300) });
+  });
 });

@@ -6,6 +6,8 @@ interface FixtureArgs {
   syncUrl: string;
   /** The same database behind tokens: "reader" may read and inspect, "admin" may also write. */
   secureSyncUrl: string;
+  /** The same database, served with `perMessageDeflate: true`. */
+  compressedSyncUrl: string;
   controlUrl: string;
   exampleSyncUrl: string;
   /** A server that is down: it cuts every connection at once (a client of it stays offline). */
