@@ -323,11 +323,12 @@ describe('sync: rxkv/server and rxkv/client over loopback', () => {
         const remote = connect(`ws://127.0.0.1:${proxy.port}`);
         const server = db.table('texts');
         const texts = remote.table('texts');
-        const seen: string[] = [];
-        texts.changes().subscribe((change) => seen.push(`${change.key} ${(change.value as { text: string } | undefined)?.text}`));
         const text = (n: number) => `${n} ${'é✓ж漢'.repeat(n % 5)}${'x'.repeat((n * 7) % 23)}`;
-        await until(remote, 'open');
+        // Written before the subscription, and seen once through `initial`: a `changes()` without
+        // it would miss a write committed before the server had the subscription.
         await server.put('k0', { text: text(0) });
+        const seen: string[] = [];
+        texts.changes({ initial: true }).subscribe((change) => seen.push(`${change.key} ${(change.value as { text: string } | undefined)?.text}`));
         await eventually(() => seen.length === 1, 'the subscription');
         // Of varied lengths, so that the log's ring wraps at a different place each time round.
         for (let n = 1; n < 200; n++) await server.put(`k${n % 7}`, { text: text(n) });
